@@ -1,0 +1,16 @@
+// Package providers lists the resource kinds lab knows. Adding a kind is a
+// new package under providers/ and one line here.
+package providers
+
+import "labs.dev/lab/lab/resource"
+
+// Kinds returns every resource kind by its block type.
+func Kinds() map[string]resource.Kind {
+	kinds := map[string]resource.Kind{}
+	for _, k := range []resource.Kind{
+		// one entry per kind, e.g. kind.New(), kubernetes.Namespace(), ...
+	} {
+		kinds[k.Type()] = k
+	}
+	return kinds
+}
