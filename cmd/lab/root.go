@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"labs.dev/lab/lab/config"
+	"labs.dev/lab/providers"
+)
+
+// Exit codes, documented in README.md.
+const (
+	exitOK      = 0
+	exitError   = 1 // a command failed; verify: a check failed
+	exitChanges = 2 // plan -detailed-exitcode: changes; verify: could not check
+	exitSIGINT  = 130
+	exitSIGTERM = 143
+)
+
+// exitError carries a specific exit code up to run.
+type codeError struct {
+	code int
+	err  error // nil when the message was already shown
+}
+
+func (e *codeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *codeError) Unwrap() error { return e.err }
+
+// withCode returns an error that makes lab exit with code; err may be nil
+// when the command already told the user what happened.
+func withCode(code int, err error) error { return &codeError{code: code, err: err} }
+
+// app holds what every command shares: global flags and streams.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	file     string
+	chdir    string
+	output   string
+	noColor  bool
+	vars     []string
+	varFiles []string
+
+	// signal is the signal that cancelled the command, if any.
+	signal os.Signal
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCmd()
+	root.SetArgs(terraformStyle(root, args))
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	ctx, stop := a.signalContext()
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitError
+	var ce *codeError
+	if errors.As(err, &ce) {
+		code = ce.code
+		err = ce.err
+	}
+	if a.signal != nil {
+		code = exitSIGINT
+		if a.signal == syscall.SIGTERM {
+			code = exitSIGTERM
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s %s\n", a.paint("Error:", red), err)
+	}
+	return code
+}
+
+// signalContext cancels on the first SIGINT/SIGTERM so the engine can
+// finish in-flight calls and write state; a second one exits at once.
+func (a *app) signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		a.signal = sig
+		fmt.Fprintf(a.stderr, "\n%s stopping after the operations in flight; state will be saved. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow))
+		cancel()
+		if sig, ok = <-ch; ok {
+			code := exitSIGINT
+			if sig == syscall.SIGTERM {
+				code = exitSIGTERM
+			}
+			os.Exit(code)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lab",
+		Short: "Provision Kubernetes workshop environments and check the learner's work",
+		Long: `lab brings up the environment a lesson assumes from one file, labs.hcl,
+and checks the learner's work:
+
+  lab up                    plan + apply: the cluster the lesson assumes
+  lab verify deploy-fleet   is my work right? if not, what exactly is wrong
+  lab down                  tear everything down, nothing left behind`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.chdir != "" {
+				if err := os.Chdir(a.chdir); err != nil {
+					return fmt.Errorf("-chdir: %w", err)
+				}
+			}
+			switch a.output {
+			case "text", "json", "junit":
+			default:
+				return withCode(exitError, fmt.Errorf("-o %q: choose text or json (verify also takes junit)", a.output))
+			}
+			return nil
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVarP(&a.file, "file", "f", config.DefaultFile, "the lab file")
+	f.StringVar(&a.chdir, "chdir", "", "switch to this directory before doing anything")
+	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	f.BoolVar(&a.noColor, "no-color", false, "no colour in the output (also when NO_COLOR is set or output is not a terminal)")
+	root.AddCommand(a.commands()...)
+	return root
+}
+
+// varFlags adds -var and -var-file to commands that load the lab file.
+func (a *app) varFlags(f *pflag.FlagSet) {
+	f.StringArrayVar(&a.vars, "var", nil, "set a variable: -var 'name=value' (repeatable)")
+	f.StringArrayVar(&a.varFiles, "var-file", nil, "set variables from a file (repeatable)")
+}
+
+// load reads the lab file and prints every diagnostic at once.
+func (a *app) load() (*config.Config, error) {
+	cfg, diags := config.Load(a.file, config.Options{Kinds: providers.Kinds(), Vars: a.vars, VarFiles: a.varFiles})
+	if len(diags) > 0 {
+		if a.output == "json" {
+			a.writeJSON(map[string]any{"diagnostics": diagsJSON(diags)})
+		} else {
+			cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
+		}
+	}
+	if diags.HasErrors() {
+		n := 0
+		for _, d := range diags {
+			if d.Severity == 1 {
+				n++
+			}
+		}
+		return nil, withCode(exitError, fmt.Errorf("%s has %d error(s); fix them and run again", displayPath(cfg, a.file), n))
+	}
+	return cfg, nil
+}
+
+func displayPath(cfg *config.Config, fallback string) string {
+	if cfg == nil || cfg.File == "" {
+		return fallback
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, cfg.File); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return cfg.File
+}
+
+// terraformStyle lets long flags take one dash, as in Terraform
+// (-auto-approve, -var, -out): "-name" becomes "--name" when name is a
+// long flag of the command, so shorthand flags like -f and -o still work.
+func terraformStyle(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd == nil {
+		cmd = root
+	}
+	out := make([]string, 0, len(args))
+	for i, arg := range args {
+		if arg == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(arg) > 2 && arg[0] == '-' && arg[1] != '-' {
+			name, _, _ := strings.Cut(arg[1:], "=")
+			if cmd.Flags().Lookup(name) != nil || cmd.InheritedFlags().Lookup(name) != nil || root.PersistentFlags().Lookup(name) != nil {
+				arg = "-" + arg
+			}
+		}
+		out = append(out, arg)
+	}
+	return out
+}
