@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -133,17 +134,15 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 		Locals:    map[string]*Local{},
 		kinds:     opts.Kinds,
 	}
-	f, diags := parseFile(c.Files, abs, path)
+	f, diags := parseFile(c.Files, abs, displayName(abs))
 	if diags.HasErrors() {
 		return c, sortDiags(diags)
 	}
+	// Report all independent problems at once; type-checking resource
+	// bodies only makes sense once names resolve.
 	diags = append(diags, c.decode(f.Body)...)
-	if !diags.HasErrors() {
-		diags = append(diags, c.resolveVars(opts)...)
-	}
-	if !diags.HasErrors() {
-		diags = append(diags, c.checkReferences()...)
-	}
+	diags = append(diags, c.resolveVars(opts)...)
+	diags = append(diags, c.checkReferences()...)
 	if !diags.HasErrors() {
 		diags = append(diags, c.checkResources()...)
 	}
@@ -175,21 +174,35 @@ func parseFile(files map[string]*hcl.File, abs, shown string) (*hcl.File, hcl.Di
 			Severity: hcl.DiagError,
 			Summary:  "Invalid UTF-8",
 			Detail:   fmt.Sprintf("%s is not UTF-8 text (first bad byte on line %d). Save it as UTF-8.", shown, line),
-			Subject:  &hcl.Range{Filename: abs, Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 1}},
+			Subject:  &hcl.Range{Filename: shown, Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 1}},
 		}}
 	}
 	p := hclparse.NewParser()
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if filepath.Ext(abs) == ".json" {
-		f, diags = p.ParseJSON(src, abs)
+		f, diags = p.ParseJSON(src, shown)
 	} else {
-		f, diags = p.ParseHCL(src, abs)
+		f, diags = p.ParseHCL(src, shown)
 	}
 	if f != nil {
-		files[abs] = f
+		files[shown] = f
 	}
 	return f, diags
+}
+
+// displayName is how diagnostics name a file: relative to the working
+// directory when inside it, as Terraform does.
+func displayName(abs string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return abs
+	}
+	rel, err := filepath.Rel(wd, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return abs
+	}
+	return rel
 }
 
 func countLines(b []byte) int {

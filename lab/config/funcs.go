@@ -65,6 +65,18 @@ func ResolvePath(dir, path string) (string, error) {
 		p = filepath.Join(dir, p)
 	}
 	p = filepath.Clean(p)
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	outside := func(p string) bool {
+		rel, err := filepath.Rel(root, p)
+		return err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	escape := fmt.Errorf("%s is outside the lab directory %s; keep files the lab uses inside it", path, dir)
+	if outside(filepath.Join(root, mustRel(dir, p))) {
+		return "", escape
+	}
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -72,15 +84,19 @@ func ResolvePath(dir, path string) (string, error) {
 		}
 		return "", err
 	}
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return "", err
-	}
-	rel, err := filepath.Rel(root, real)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s is outside the lab directory %s; keep files the lab uses inside it", path, dir)
+	if outside(real) {
+		return "", escape
 	}
 	return real, nil
+}
+
+// mustRel is p relative to dir, or p itself when it cannot be.
+func mustRel(dir, p string) string {
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return p
+	}
+	return rel
 }
 
 func readLabFile(dir, path string) ([]byte, error) {

@@ -48,6 +48,7 @@ func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 					Detail:   fmt.Sprintf("The default of variable %q does not match its type %s: %s.", v.Name, typeexpr.TypeString(v.Type), err),
 					Subject:  a.Expr.Range().Ptr(),
 				})
+				v.Default = cty.DynamicVal // reported; not "required" too
 			} else {
 				v.Default = conv
 			}
@@ -128,7 +129,7 @@ func (c *Config) resolveVars(opts Options) hcl.Diagnostics {
 			diags = append(diags, errorf(nil, "Cannot read variables file", "%s: %s", path, err))
 			continue
 		}
-		f, d := parseFile(c.Files, abs, path)
+		f, d := parseFile(c.Files, abs, displayName(abs))
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
