@@ -1,0 +1,51 @@
+# lab: the two commands a new user needs are `make up` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+CP_DIR = $(shell tools/controlplane/build.sh --print-dir)
+TEST_TIMEOUT ?= 60m
+
+.PHONY: all build control-plane up down test test-unit bench lint clean
+
+all: build
+
+## build: bin/lab, bin/lab-helm, and bin/kubectl from the control-plane cache when built
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lab ./cmd/lab
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lab-helm ./cmd/lab-helm
+	@if [ -x "$(CP_DIR)/kubectl" ]; then ln -sf "$(CP_DIR)/kubectl" $(BIN)/kubectl; fi
+
+## control-plane: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and kubectl from source (cached per version)
+control-plane:
+	tools/controlplane/build.sh
+
+## up: bring the shipped lab up (a kind cluster with Docker, else the simulated runtime)
+up: control-plane build
+	$(BIN)/lab up
+	@echo
+	@echo "Use the cluster:  export PATH=$$PWD/$(BIN):\$$PATH; kubectl get nodes"
+	@echo "Check your work:  $(BIN)/lab verify deploy-fleet"
+	@echo "Tear it down:     make down"
+
+## down: tear the shipped lab down
+down: build
+	$(BIN)/lab down
+
+## test: every test, unit and integration (on a simulated cluster), and `lab test` of the shipped labs
+test: control-plane build
+	$(GO) vet ./...
+	LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-unit: the tests that need no cluster
+test-unit:
+	$(GO) test -short ./...
+
+## bench: Go benchmarks and the whole-command comparisons against kubectl (see docs/benchmarks.md)
+bench: control-plane build
+	LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -run '^$$' -bench . -benchmem ./...
+	@for s in bench/*.sh; do [ -x "$$s" ] && "$$s"; done; true
+
+clean:
+	rm -rf $(BIN)
