@@ -1,0 +1,27 @@
+//go:build unix
+
+package state
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// flock takes an exclusive lock on f without waiting; held is false when
+// another open file holds it.
+func flock(f *os.File) (held bool, err error) {
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}
