@@ -5,6 +5,9 @@ import "github.com/spf13/cobra"
 // commands lists lab's subcommands; each lives in its own file.
 func (a *app) commands() []*cobra.Command {
 	return []*cobra.Command{
-		a.versionCmd(),
+		a.upCmd(), a.downCmd(),
+		a.planCmd(), a.applyCmd(), a.destroyCmd(),
+		a.validateCmd(), a.fmtCmd(), a.graphCmd(), a.statusCmd(), a.outputCmd(),
+		a.forceUnlockCmd(), a.versionCmd(),
 	}
 }

@@ -67,3 +67,8 @@ func diagsJSON(diags hcl.Diagnostics) []diagJSON {
 	}
 	return out
 }
+
+// jsonRaw embeds already-encoded JSON.
+type jsonRaw []byte
+
+func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }

@@ -1,0 +1,345 @@
+// Package apply carries out a plan: deletes in reverse dependency order,
+// then creates and updates in dependency order, in parallel, recording
+// state after every resource so an interrupted run resumes where it was.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/graph"
+	"labs.dev/lab/lab/plan"
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/state"
+)
+
+// Result says what an apply did.
+type Result struct {
+	Done    map[resource.Action]int
+	Failed  []error
+	Skipped []resource.Addr // not attempted: a dependency failed or the run was interrupted
+	// Outputs are the output values after apply (sensitive ones marked).
+	Outputs map[string]cty.Value
+}
+
+// Err returns the failures as one error, or nil.
+func (r *Result) Err() error { return errors.Join(r.Failed...) }
+
+// Apply carries out p. kinds maps block types to kinds for resources
+// that are in state only (deleted from the config). The state is written
+// to statePath after each resource.
+func Apply(ctx context.Context, cfg *config.Config, st *state.State, statePath string, p *plan.Plan, kinds map[string]resource.Kind, opts plan.Options) (*Result, error) {
+	opts = withDefaults(opts)
+	a := &applier{
+		cfg: cfg, st: st, p: p, kinds: kinds, opts: opts,
+		w:      newWriter(statePath, st),
+		known:  map[resource.Addr]cty.Value{},
+		result: &Result{Done: map[resource.Action]int{}},
+	}
+	defer a.w.close()
+	if err := a.deletes(ctx); err != nil {
+		return a.result, err
+	}
+	if !p.Destroy {
+		if err := a.forward(ctx); err != nil {
+			return a.result, err
+		}
+		a.result.Outputs = a.outputs()
+	}
+	return a.result, a.w.err()
+}
+
+func withDefaults(o plan.Options) plan.Options {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 10
+	}
+	if o.Hook == nil {
+		o.Hook = plan.NopHook{}
+	}
+	hook := o.Hook
+	o.Env.Progress = func(p resource.Progress) { hook.Progress(p) }
+	return o
+}
+
+type applier struct {
+	cfg   *config.Config
+	st    *state.State
+	p     *plan.Plan
+	kinds map[string]resource.Kind
+	opts  plan.Options
+	w     *writer
+
+	mu     sync.Mutex
+	known  map[resource.Addr]cty.Value
+	result *Result
+}
+
+func (a *applier) fail(err error) {
+	a.mu.Lock()
+	a.result.Failed = append(a.result.Failed, err)
+	a.mu.Unlock()
+}
+
+func (a *applier) done(action resource.Action) {
+	a.mu.Lock()
+	a.result.Done[action]++
+	a.mu.Unlock()
+}
+
+func (a *applier) kind(addr resource.Addr) (resource.Kind, error) {
+	if r := a.cfg.Resource(addr); r != nil {
+		return r.Kind, nil
+	}
+	if k, ok := a.kinds[addr.Type]; ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s: state holds a resource of type %q, which this lab does not know; remove it from %s by hand", addr, addr.Type, state.FileName)
+}
+
+// deletes removes the resources the plan deletes, each before the
+// resources it depends on.
+func (a *applier) deletes(ctx context.Context) error {
+	g := graph.New()
+	deleting := map[resource.Addr]*plan.Change{}
+	for _, c := range a.p.Changes {
+		if c.Action == resource.Delete {
+			deleting[c.Addr] = c
+			g.Add(c.Addr)
+		}
+	}
+	if len(deleting) == 0 {
+		return nil
+	}
+	for addr, c := range deleting {
+		for _, d := range c.Deps {
+			if deleting[d] != nil {
+				g.Connect(addr, d)
+			}
+		}
+	}
+	err := g.Reverse().Walk(ctx, a.opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
+		return a.delete(ctx, addr, removedWithCluster(addr, deleting))
+	})
+	return a.walkResult(err)
+}
+
+// removedWithCluster reports whether addr lives in a kind_cluster that is
+// deleted in the same run: deleting the cluster removes it, and waiting
+// for a namespace to finalize first would only make `lab down` slow.
+func removedWithCluster(addr resource.Addr, deleting map[resource.Addr]*plan.Change) bool {
+	seen := map[resource.Addr]bool{}
+	var walk func(resource.Addr) bool
+	walk = func(x resource.Addr) bool {
+		if seen[x] {
+			return false
+		}
+		seen[x] = true
+		c := deleting[x]
+		if c == nil {
+			return false
+		}
+		for _, d := range c.Deps {
+			if d.Type == "kind_cluster" && deleting[d] != nil {
+				return true
+			}
+			if walk(d) {
+				return true
+			}
+		}
+		return false
+	}
+	return addr.Type != "kind_cluster" && walk(addr)
+}
+
+func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bool) error {
+	hook := a.opts.Hook
+	hook.PreApply(addr, resource.Delete)
+	start := time.Now()
+	err := func() error {
+		sr, ok := a.w.get(addr)
+		if !ok {
+			return nil
+		}
+		if withCluster {
+			return nil
+		}
+		prior, err := sr.Value()
+		if err != nil {
+			return fmt.Errorf("%s: state: %w", addr, err)
+		}
+		kind, err := a.kind(addr)
+		if err != nil {
+			return err
+		}
+		env := a.opts.Env
+		if err := kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: addr, Prior: prior}); err != nil {
+			return &plan.ResourceError{Addr: addr, Op: "delete", Err: err}
+		}
+		return nil
+	}()
+	if err == nil {
+		err = a.w.commit(func(st *state.State) { st.Remove(addr) })
+	}
+	hook.PostApply(addr, resource.Delete, time.Since(start), err)
+	if err != nil {
+		a.fail(err)
+		return err
+	}
+	a.done(resource.Delete)
+	return nil
+}
+
+// forward creates, updates and replaces in dependency order.
+func (a *applier) forward(ctx context.Context) error {
+	g, diags := plan.Graph(a.cfg)
+	if diags.HasErrors() {
+		return &plan.DiagError{Diags: diags}
+	}
+	err := g.Walk(ctx, a.opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
+		return a.apply(ctx, a.cfg.Resource(addr))
+	})
+	return a.walkResult(err)
+}
+
+func (a *applier) snapshot() map[resource.Addr]cty.Value {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := make(map[resource.Addr]cty.Value, len(a.known))
+	for k, v := range a.known {
+		m[k] = v
+	}
+	return m
+}
+
+func (a *applier) remember(addr resource.Addr, v cty.Value) {
+	a.mu.Lock()
+	a.known[addr] = v
+	a.mu.Unlock()
+}
+
+func (a *applier) apply(ctx context.Context, r *config.Resource) error {
+	c := a.p.Change(r.Addr)
+	if c == nil {
+		return fmt.Errorf("%s is in %s but not in the plan; make a new plan", r.Addr, a.cfg.File)
+	}
+	prior := cty.NilVal
+	if sr, ok := a.w.get(r.Addr); ok {
+		v, err := sr.Value()
+		if err != nil {
+			return fmt.Errorf("%s: state: %w", r.Addr, err)
+		}
+		prior = v
+	}
+	val, _, err := plan.Evaluate(a.cfg, r, a.snapshot())
+	if err != nil {
+		a.fail(err)
+		return err
+	}
+	change := &c.Change
+	if c.Deferred {
+		// Planned before its dependencies existed: plan again now that
+		// every value it needs is known.
+		a.opts.Hook.PreRefresh(r.Addr)
+		rc, err := r.Kind.Plan(ctx, resource.PlanRequest{Env: a.opts.Env, Addr: r.Addr, Config: val, Prior: prior})
+		if err != nil {
+			err = &plan.ResourceError{Addr: r.Addr, Op: "refresh", Err: err}
+			a.opts.Hook.PostRefresh(r.Addr, nil, err)
+			a.fail(err)
+			return err
+		}
+		a.opts.Hook.PostRefresh(r.Addr, &plan.Change{Addr: r.Addr, Change: *rc}, nil)
+		change = rc
+	}
+	if change.Action == resource.NoOp {
+		if prior != cty.NilVal {
+			a.remember(r.Addr, prior)
+		} else {
+			a.remember(r.Addr, plan.Planned(r.Kind, val, prior, resource.NoOp))
+		}
+		return nil
+	}
+	hook := a.opts.Hook
+	hook.PreApply(r.Addr, change.Action)
+	start := time.Now()
+	attrs, err := a.applyOne(ctx, r, val, prior, change)
+	if err == nil {
+		err = a.w.commit(func(st *state.State) {
+			if serr := st.SetValue(r.Addr, attrs, r.Deps); serr != nil {
+				err = serr
+			}
+		})
+	}
+	hook.PostApply(r.Addr, change.Action, time.Since(start), err)
+	if err != nil {
+		a.fail(err)
+		return err
+	}
+	a.remember(r.Addr, attrs)
+	a.done(change.Action)
+	return nil
+}
+
+func (a *applier) applyOne(ctx context.Context, r *config.Resource, val, prior cty.Value, change *resource.Change) (cty.Value, error) {
+	env := a.opts.Env
+	if change.Action == resource.Replace && prior != cty.NilVal {
+		if err := r.Kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: r.Addr, Prior: prior}); err != nil {
+			return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: "replace (delete)", Err: err}
+		}
+		if err := a.w.commit(func(st *state.State) { st.Remove(r.Addr) }); err != nil {
+			return cty.NilVal, err
+		}
+		prior = cty.NilVal
+	}
+	attrs, err := r.Kind.Apply(ctx, resource.ApplyRequest{Env: env, Addr: r.Addr, Config: val, Prior: prior, Change: change})
+	if err != nil {
+		return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: string(change.Action), Err: err}
+	}
+	if attrs == cty.NilVal || attrs.IsNull() {
+		return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: string(change.Action), Err: errors.New("the resource kind returned no attributes (a bug in lab)")}
+	}
+	return attrs, nil
+}
+
+// walkResult turns a graph walk's outcome into the result: failures were
+// already recorded; skipped nodes are listed.
+func (a *applier) walkResult(err error) error {
+	if err == nil {
+		return nil
+	}
+	var we *graph.WalkError
+	if errors.As(err, &we) {
+		a.mu.Lock()
+		for _, sk := range we.Skipped {
+			a.result.Skipped = append(a.result.Skipped, sk.Addr)
+		}
+		a.result.Skipped = append(a.result.Skipped, we.NotStarted...)
+		a.mu.Unlock()
+		return we.Err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return err
+}
+
+func (a *applier) outputs() map[string]cty.Value {
+	ctx, _ := a.cfg.EvalContext(a.snapshot())
+	out := map[string]cty.Value{}
+	for _, o := range a.cfg.Outputs {
+		v, diags := o.Value.Value(ctx)
+		if diags.HasErrors() {
+			continue
+		}
+		if o.Sensitive {
+			v = v.Mark(config.Sensitive)
+		}
+		out[o.Name] = v
+	}
+	return out
+}

@@ -1,0 +1,427 @@
+// Package plan refreshes every resource of a lab against the live world
+// and works out what apply must do, in Terraform's terms: create, update,
+// replace, delete or nothing, with drift called out.
+package plan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/graph"
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/state"
+)
+
+// FormatVersion is the version of saved plan files.
+const FormatVersion = 1
+
+// Plan is what apply will do. It can be saved with -out and applied
+// later, but only against the state it was made from.
+type Plan struct {
+	FormatVersion int       `json:"format_version"`
+	Created       time.Time `json:"created"`
+	// Lineage and Serial are the state's when the plan was made; a plan is
+	// stale once they moved.
+	Lineage string `json:"lineage"`
+	Serial  uint64 `json:"serial"`
+	// ConfigHash is a hash of the lab file and var files; a plan made
+	// from another configuration is refused.
+	ConfigHash string `json:"config_hash"`
+	Destroy    bool   `json:"destroy,omitempty"`
+	// Changes holds every resource in config or state, sorted by address.
+	Changes []*Change `json:"changes"`
+}
+
+// Change is the plan for one resource.
+type Change struct {
+	Addr resource.Addr   `json:"addr"`
+	Deps []resource.Addr `json:"deps,omitempty"`
+	resource.Change
+	// Deferred is true when the config depends on values only known after
+	// its dependencies are applied; apply plans it again then.
+	Deferred bool `json:"deferred,omitempty"`
+	// Sensitive lists argument paths that hold sensitive values.
+	Sensitive []string `json:"sensitive,omitempty"`
+}
+
+// HasChanges reports whether applying p would change anything.
+func (p *Plan) HasChanges() bool {
+	for _, c := range p.Changes {
+		if c.Action != resource.NoOp {
+			return true
+		}
+	}
+	return false
+}
+
+// Counts returns how many resources each action touches.
+func (p *Plan) Counts() map[resource.Action]int {
+	n := map[resource.Action]int{}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case resource.Replace:
+			n[resource.Create]++
+			n[resource.Delete]++
+		default:
+			n[c.Action]++
+		}
+	}
+	return n
+}
+
+// Change returns the change for addr, or nil.
+func (p *Plan) Change(addr resource.Addr) *Change {
+	for _, c := range p.Changes {
+		if c.Addr == addr {
+			return c
+		}
+	}
+	return nil
+}
+
+// Hook receives the engine's events; the UI implements it. Methods are
+// called from several goroutines.
+type Hook interface {
+	PreRefresh(addr resource.Addr)
+	PostRefresh(addr resource.Addr, c *Change, err error)
+	PreApply(addr resource.Addr, action resource.Action)
+	PostApply(addr resource.Addr, action resource.Action, elapsed time.Duration, err error)
+	Progress(p resource.Progress)
+}
+
+// NopHook ignores every event.
+type NopHook struct{}
+
+func (NopHook) PreRefresh(resource.Addr)                                          {}
+func (NopHook) PostRefresh(resource.Addr, *Change, error)                         {}
+func (NopHook) PreApply(resource.Addr, resource.Action)                           {}
+func (NopHook) PostApply(resource.Addr, resource.Action, time.Duration, error)    {}
+func (NopHook) Progress(resource.Progress)                                        {}
+
+// Options configure planning and applying.
+type Options struct {
+	Env         resource.Env // Addr-independent parts; Progress is set from Hook
+	Parallelism int
+	Hook        Hook
+	// VarFiles are hashed into ConfigHash with the lab file.
+	VarFiles []string
+	Vars     []string
+}
+
+func (o *Options) defaults() {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 10
+	}
+	if o.Hook == nil {
+		o.Hook = NopHook{}
+	}
+	hook := o.Hook
+	o.Env.Progress = func(p resource.Progress) { hook.Progress(p) }
+}
+
+// Graph returns the dependency graph of the configured resources, or
+// diagnostics naming each cycle.
+func Graph(cfg *config.Config) (*graph.Graph, hcl.Diagnostics) {
+	g := graph.New()
+	for _, r := range cfg.Resources {
+		g.Add(r.Addr)
+	}
+	for _, r := range cfg.Resources {
+		for _, d := range r.Deps {
+			g.Connect(r.Addr, d)
+		}
+	}
+	var diags hcl.Diagnostics
+	for _, cycle := range g.Cycles() {
+		var names []string
+		for _, a := range cycle {
+			names = append(names, a.String())
+		}
+		first := cfg.Resource(cycle[0])
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Dependency cycle",
+			Detail: fmt.Sprintf("These resources depend on each other in a circle: %s → %s. Remove one reference or depends_on entry.",
+				strings.Join(names, " → "), names[0]),
+			Subject: first.DeclRange.Ptr(),
+		})
+	}
+	return g, diags
+}
+
+// Make refreshes every resource against the live world and returns what
+// apply would do. It changes nothing.
+func Make(ctx context.Context, cfg *config.Config, st *state.State, opts Options) (*Plan, error) {
+	opts.defaults()
+	g, diags := Graph(cfg)
+	if diags.HasErrors() {
+		return nil, &DiagError{Diags: diags}
+	}
+	p := newPlan(cfg, st, opts)
+	pl := &planner{cfg: cfg, st: st, opts: opts, known: map[resource.Addr]cty.Value{}}
+	var mu sync.Mutex
+	walkErr := g.Walk(ctx, opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
+		c, err := pl.plan(ctx, cfg.Resource(addr))
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		p.Changes = append(p.Changes, c)
+		mu.Unlock()
+		return nil
+	})
+	if walkErr != nil {
+		return nil, walkErr
+	}
+	// In state but no longer configured: delete, dependents first.
+	for _, r := range st.Resources {
+		if cfg.Resource(r.Addr) == nil {
+			p.Changes = append(p.Changes, &Change{Addr: r.Addr, Deps: r.Deps, Change: resource.Change{Action: resource.Delete, Reason: "no longer in " + baseName(cfg.File)}})
+		}
+	}
+	sortChanges(p.Changes)
+	return p, nil
+}
+
+// MakeDestroy plans deleting every resource in state.
+func MakeDestroy(cfg *config.Config, st *state.State, opts Options) *Plan {
+	p := newPlan(cfg, st, opts)
+	p.Destroy = true
+	for _, r := range st.Resources {
+		p.Changes = append(p.Changes, &Change{Addr: r.Addr, Deps: r.Deps, Change: resource.Change{Action: resource.Delete}})
+	}
+	sortChanges(p.Changes)
+	return p
+}
+
+func newPlan(cfg *config.Config, st *state.State, opts Options) *Plan {
+	return &Plan{
+		FormatVersion: FormatVersion,
+		Created:       time.Now().UTC(),
+		Lineage:       st.Lineage,
+		Serial:        st.Serial,
+		ConfigHash:    ConfigHash(cfg, opts.VarFiles, opts.Vars),
+	}
+}
+
+func sortChanges(cs []*Change) {
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Addr.String() < cs[j].Addr.String() })
+}
+
+// ConfigHash hashes what a plan was made from: the lab file, var files
+// and -var values.
+func ConfigHash(cfg *config.Config, varFiles, vars []string) string {
+	h := sha256.New()
+	for _, f := range append([]string{cfg.File}, varFiles...) {
+		b, _ := os.ReadFile(f)
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
+	}
+	for _, v := range vars {
+		fmt.Fprintf(h, "%s\x00", v)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// planner plans resources in dependency order, remembering each planned
+// value so references from later resources evaluate against it.
+type planner struct {
+	cfg   *config.Config
+	st    *state.State
+	opts  Options
+	mu    sync.Mutex
+	known map[resource.Addr]cty.Value
+}
+
+func (pl *planner) snapshot() map[resource.Addr]cty.Value {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	m := make(map[resource.Addr]cty.Value, len(pl.known))
+	for k, v := range pl.known {
+		m[k] = v
+	}
+	return m
+}
+
+func (pl *planner) plan(ctx context.Context, r *config.Resource) (*Change, error) {
+	hook := pl.opts.Hook
+	hook.PreRefresh(r.Addr)
+	c, planned, err := pl.planOne(ctx, r)
+	hook.PostRefresh(r.Addr, c, err)
+	if err != nil {
+		return nil, err
+	}
+	pl.mu.Lock()
+	pl.known[r.Addr] = planned
+	pl.mu.Unlock()
+	return c, nil
+}
+
+func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, cty.Value, error) {
+	c := &Change{Addr: r.Addr, Deps: r.Deps}
+	val, sensitive, err := Evaluate(pl.cfg, r, pl.snapshot())
+	if err != nil {
+		return nil, cty.NilVal, err
+	}
+	c.Sensitive = sensitive
+	prior := cty.NilVal
+	tainted := false
+	if sr, ok := pl.st.Get(r.Addr); ok {
+		prior, err = sr.Value()
+		if err != nil {
+			return nil, cty.NilVal, fmt.Errorf("%s: state: %w", r.Addr, err)
+		}
+		tainted = sr.Status == state.StatusTainted
+	}
+	if !val.IsWhollyKnown() {
+		c.Deferred = true
+		if prior == cty.NilVal {
+			c.Action = resource.Create
+		} else {
+			c.Action = resource.Update
+			c.Reason = "depends on values known only after apply"
+		}
+		return c, Planned(r.Kind, val, prior, c.Action), nil
+	}
+	req := resource.PlanRequest{Env: pl.opts.Env, Addr: r.Addr, Config: val, Prior: prior}
+	rc, err := r.Kind.Plan(ctx, req)
+	if err != nil {
+		return nil, cty.NilVal, &ResourceError{Addr: r.Addr, Op: "refresh", Err: err}
+	}
+	c.Change = *rc
+	if tainted && c.Action != resource.Create {
+		c.Action = resource.Replace
+		c.Reason = "the last apply failed midway (tainted); it will be recreated"
+	}
+	redact(c)
+	return c, Planned(r.Kind, val, prior, c.Action), nil
+}
+
+// Evaluate decodes a resource's arguments against the values known so
+// far and separates out sensitive marks, which the kinds never see.
+func Evaluate(cfg *config.Config, r *config.Resource, known map[resource.Addr]cty.Value) (cty.Value, []string, error) {
+	ctx, diags := cfg.EvalContext(known)
+	val, d := r.Decode(ctx)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return cty.NilVal, nil, &DiagError{Diags: diags}
+	}
+	val, pvms := val.UnmarkDeepWithPaths()
+	var sensitive []string
+	for _, pvm := range pvms {
+		if _, ok := pvm.Marks[config.Sensitive]; ok {
+			sensitive = append(sensitive, pathString(pvm.Path))
+		}
+	}
+	return val, sensitive, nil
+}
+
+// redact hides sensitive fields in a change's diff.
+func redact(c *Change) {
+	for i, f := range c.Fields {
+		for _, s := range c.Sensitive {
+			if f.Path == s || strings.HasPrefix(f.Path, s+".") || strings.HasPrefix(f.Path, s+"[") {
+				c.Fields[i].Sensitive = true
+			}
+		}
+		if c.Fields[i].Sensitive {
+			if c.Fields[i].Old != "" {
+				c.Fields[i].Old = "(sensitive)"
+			}
+			if c.Fields[i].New != "" {
+				c.Fields[i].New = "(sensitive)"
+			}
+		}
+	}
+}
+
+// Planned is the value other resources see for a resource before it is
+// applied: its arguments plus computed attributes, which are unknown when
+// apply will create it and as recorded otherwise.
+func Planned(kind resource.Kind, val, prior cty.Value, action resource.Action) cty.Value {
+	attrs := map[string]cty.Value{}
+	if val.Type().IsObjectType() && !val.IsNull() && val.IsKnown() {
+		for k, v := range val.AsValueMap() {
+			attrs[k] = v
+		}
+	}
+	for name, ty := range kind.Computed() {
+		v := cty.UnknownVal(ty)
+		keep := action == resource.NoOp || action == resource.Update
+		if keep && prior != cty.NilVal && !prior.IsNull() && prior.Type().IsObjectType() && prior.Type().HasAttribute(name) {
+			v = prior.GetAttr(name)
+		}
+		attrs[name] = v
+	}
+	return cty.ObjectVal(attrs)
+}
+
+func pathString(p cty.Path) string {
+	var b strings.Builder
+	for _, step := range p {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.Name)
+		case cty.IndexStep:
+			if s.Key.Type() == cty.String {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(s.Key.AsString())
+			} else {
+				bf := s.Key.AsBigFloat()
+				i, _ := bf.Int64()
+				fmt.Fprintf(&b, "[%d]", i)
+			}
+		}
+	}
+	return b.String()
+}
+
+func baseName(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// DiagError is a configuration problem found while planning.
+type DiagError struct{ Diags hcl.Diagnostics }
+
+func (e *DiagError) Error() string {
+	return config.SortDiagnostics(e.Diags).Error()
+}
+
+// ResourceError is a failure of one resource, named.
+type ResourceError struct {
+	Addr resource.Addr
+	Op   string
+	Err  error
+}
+
+func (e *ResourceError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Addr, e.Op, e.Err) }
+func (e *ResourceError) Unwrap() error { return e.Err }
+
+// IsDiag reports whether err holds configuration diagnostics.
+func IsDiag(err error) (hcl.Diagnostics, bool) {
+	var de *DiagError
+	if errors.As(err, &de) {
+		return de.Diags, true
+	}
+	return nil, false
+}
