@@ -4,11 +4,15 @@ package providers
 
 import "labs.dev/lab/lab/resource"
 
+import "labs.dev/lab/providers/kubernetes"
+
 // Kinds returns every resource kind by its block type.
 func Kinds() map[string]resource.Kind {
 	kinds := map[string]resource.Kind{}
 	for _, k := range []resource.Kind{
 		// one entry per kind, e.g. kind.New(), kubernetes.Namespace(), ...
+		kubernetes.Namespace(),
+		kubernetes.Manifest(),
 	} {
 		kinds[k.Type()] = k
 	}

@@ -67,8 +67,11 @@ type Client struct {
 	Target  Target
 	Config  *rest.Config
 	Dynamic dynamic.Interface
+	// Namespace is the context's namespace ("default" when it names none),
+	// for namespaced objects that name none, as kubectl does.
+	Namespace string
 	// Mapper maps kinds to resources; it asks the server lazily, once.
-	Mapper meta.ResettableRESTMapper
+	Mapper    meta.ResettableRESTMapper
 	Discovery discovery.CachedDiscoveryInterface
 }
 
@@ -85,7 +88,7 @@ func Connect(t Target) (*Client, error) {
 	if c, ok := clients[t]; ok {
 		return c, nil
 	}
-	cfg, err := RESTConfig(t)
+	cfg, ns, err := load(t)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +104,7 @@ func Connect(t Target) (*Client, error) {
 	c := &Client{
 		Target:    t,
 		Config:    cfg,
+		Namespace: ns,
 		Dynamic:   dyn,
 		Discovery: cached,
 		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
@@ -121,17 +125,27 @@ func Forget(t Target) {
 // lab talks to one cluster it usually owns, and kubectl's default of
 // 5 requests a second would make a 200-object apply take 40 s.
 func RESTConfig(t Target) (*rest.Config, error) {
+	cfg, _, err := load(t)
+	return cfg, err
+}
+
+func load(t Target) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if t.Kubeconfig != "" {
 		rules.ExplicitPath = t.Kubeconfig
 	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: t.Context}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("cannot load %s: %w (check the kubeconfig path and context name; `kubectl config get-contexts` lists them)", t, err)
+		return nil, "", fmt.Errorf("cannot load %s: %w (check the kubeconfig path and context name; `kubectl config get-contexts` lists them)", t, err)
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil || ns == "" {
+		ns = "default"
 	}
 	cfg.QPS = -1
 	cfg.Burst = -1
 	cfg.UserAgent = "lab"
-	return cfg, nil
+	return cfg, ns, nil
 }

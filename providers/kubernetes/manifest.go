@@ -1,0 +1,567 @@
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kube"
+)
+
+type manifest struct{}
+
+// Manifest is the `manifest` kind: Kubernetes objects from YAML, inline
+// or in a file, server-side applied and waited for until ready. Objects
+// dropped from the YAML are pruned.
+func Manifest() resource.Kind { return manifest{} }
+
+func (manifest) Type() string { return "manifest" }
+
+func (manifest) Schema() hcldec.Spec {
+	spec := hcldec.ObjectSpec{
+		"content":   &hcldec.AttrSpec{Name: "content", Type: cty.String},
+		"file":      &hcldec.AttrSpec{Name: "file", Type: cty.String},
+		"namespace": &hcldec.AttrSpec{Name: "namespace", Type: cty.String},
+		"wait":      &hcldec.AttrSpec{Name: "wait", Type: cty.Bool},
+		"timeout":   &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+	}
+	for k, v := range kube.ConnectionSpec() {
+		spec[k] = v
+	}
+	return &spec
+}
+
+// objectRef is how state records each applied object: enough to find,
+// prune and delete it, and to tell drift from a changed lab file.
+var objectRef = cty.Object(map[string]cty.Type{
+	"api_version": cty.String,
+	"kind":        cty.String,
+	"namespace":   cty.String,
+	"name":        cty.String,
+	"uid":         cty.String,
+	// digest of the object as declared
+	"digest": cty.String,
+	// fields the server stored differently from how they were applied;
+	// plans ignore them while the declaration is unchanged
+	"normalized": cty.List(cty.String),
+})
+
+func (manifest) Computed() map[string]cty.Type {
+	return map[string]cty.Type{"objects": cty.List(objectRef)}
+}
+
+const defaultTimeout = 5 * time.Minute
+
+type manifestConfig struct {
+	target    kube.Target
+	namespace string
+	wait      bool
+	timeout   time.Duration
+}
+
+// load reads a manifest block's arguments and decodes its YAML.
+func load(env resource.Env, addr resource.Addr, v cty.Value) (manifestConfig, []object, error) {
+	cfg := manifestConfig{
+		target:    kube.TargetOf(v),
+		namespace: strAttr(v, "namespace"),
+		wait:      boolAttr(v, "wait", true),
+		timeout:   defaultTimeout,
+	}
+	if t := strAttr(v, "timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 {
+			return cfg, nil, fmt.Errorf("%s: timeout %q is not a positive duration; write it like \"90s\" or \"5m\"", addr, t)
+		}
+		cfg.timeout = d
+	}
+	_, hasContent := attr(v, "content")
+	file := strAttr(v, "file")
+	var src []byte
+	var from string
+	switch {
+	case hasContent && file != "":
+		return cfg, nil, fmt.Errorf("%s: set content or file, not both", addr)
+	case hasContent:
+		src, from = []byte(strAttr(v, "content")), "content"
+	case file != "":
+		b, err := readInside(env.Dir, file)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("%s: %w", addr, err)
+		}
+		src, from = b, "file "+file
+	default:
+		return cfg, nil, fmt.Errorf("%s: set content (e.g. content = yamlencode({...})) or file (a YAML file beside the lab file)", addr)
+	}
+	objs, err := decode(src)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("%s: %s: %w", addr, from, err)
+	}
+	if len(objs) == 0 {
+		return cfg, nil, fmt.Errorf("%s: %s holds no Kubernetes objects", addr, from)
+	}
+	return cfg, objs, nil
+}
+
+// readInside reads file relative to dir and refuses one that resolves,
+// through symlinks too, outside dir: a lab must carry its manifests
+// with it, and a lab file must not read arbitrary files off the machine.
+func readInside(dir, file string) ([]byte, error) {
+	p := file
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("file %q not found (paths are relative to the lab file's directory %s)", file, dir)
+		}
+		return nil, fmt.Errorf("file %q: %w", file, err)
+	}
+	base, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lab directory %s: %w", dir, err)
+	}
+	rel, err := filepath.Rel(base, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return nil, fmt.Errorf("file %q resolves to %s, outside the lab directory %s; keep manifests beside the lab file (e.g. in manifests/) so the lab is self-contained", file, real, base)
+	}
+	b, err := os.ReadFile(real)
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w", file, err)
+	}
+	return b, nil
+}
+
+// priorObject is one object state says lab applied.
+type priorObject struct {
+	id         objID
+	apiVersion string
+	uid        string
+	digest     string
+	normalized []string
+}
+
+func (p priorObject) gvk() schema.GroupVersionKind {
+	return schema.FromAPIVersionAndKind(p.apiVersion, p.id.Kind)
+}
+
+func priorObjects(prior cty.Value) []priorObject {
+	var out []priorObject
+	for _, o := range listAttr(prior, "objects") {
+		av, kind, name := strAttr(o, "api_version"), strAttr(o, "kind"), strAttr(o, "name")
+		if av == "" || kind == "" || name == "" {
+			continue
+		}
+		gv, err := schema.ParseGroupVersion(av)
+		if err != nil {
+			continue
+		}
+		out = append(out, priorObject{
+			id:         objID{Group: gv.Group, Kind: kind, Namespace: strAttr(o, "namespace"), Name: name},
+			apiVersion: av,
+			uid:        strAttr(o, "uid"),
+			digest:     strAttr(o, "digest"),
+			normalized: strList(o, "normalized"),
+		})
+	}
+	return out
+}
+
+// compareForm is the part of a desired object that the live one must
+// hold: apiVersion and kind depend on how it is read, and status is not
+// the applier's to set.
+func compareForm(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range comparable(obj) {
+		switch k {
+		case "apiVersion", "kind", "status":
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func sensitive(id objID, path string) bool {
+	return id.Group == "" && id.Kind == "Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
+}
+
+func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
+	cfg, objs, err := load(req.Env, req.Addr, req.Config)
+	if err != nil {
+		return nil, err
+	}
+	c, err := connect(cfg.target)
+	if err != nil {
+		return nil, err
+	}
+	r := newResolver(c, objs)
+	items, err := r.resolve(objs, cfg.namespace, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	inState := req.Prior != cty.NilVal && !req.Prior.IsNull()
+	prior := map[objID]priorObject{}
+	for _, p := range priorObjects(req.Prior) {
+		prior[p.id] = p
+	}
+	var refs []liveRef
+	declared := map[objID]bool{}
+	for _, it := range items {
+		declared[it.id] = true
+		if it.served {
+			refs = append(refs, liveRef{it.id, it.gvr, it.namespaced})
+		}
+	}
+	var stale []objID // in state, no longer declared
+	for _, p := range priorObjects(req.Prior) {
+		if declared[p.id] {
+			continue
+		}
+		mp, err := r.mapping(p.gvk())
+		if meta.IsNoMatchError(err) {
+			continue // its kind is gone, so is it
+		}
+		if err != nil {
+			return nil, reach(c, fmt.Sprintf("%s: look up kind %s", req.Addr, p.id.Kind), err)
+		}
+		refs = append(refs, liveRef{p.id, mp.Resource, mp.Scope.Name() == meta.RESTScopeNameNamespace})
+		stale = append(stale, p.id)
+	}
+	live, err := fetch(ctx, c, refs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+
+	var fields []resource.FieldDiff
+	var deleted, changed, absent int
+	for _, it := range items {
+		p, was := prior[it.id]
+		l := live[it.id]
+		if l == nil {
+			absent++
+			fd := resource.FieldDiff{Path: it.id.String(), New: "(create)"}
+			if was {
+				deleted++
+				fd.New = "(create; deleted outside lab)"
+			}
+			fields = append(fields, fd)
+			continue
+		}
+		ann := l.GetAnnotations()
+		if other := ann[resource.AnnotationResource]; other != "" && other != req.Addr.String() && ann[resource.AnnotationFile] == req.Owner.File {
+			return nil, fmt.Errorf("%s: %s (%s) is also declared by %s in this lab file; declare each object in one resource only", req.Addr, it.id, it.doc(), other)
+		}
+		want := withOwner(it.Obj, req.Owner, req.Addr, req.Owner.Owns(l.GetLabels()))
+		unchanged := was && p.digest == it.digest
+		ignore := map[string]bool{}
+		if unchanged {
+			for _, path := range p.normalized {
+				ignore[path] = true
+			}
+		}
+		n := 0
+		for _, d := range subsetDiff(compareForm(want.Object), l.Object) {
+			if ignore[d.Path] {
+				continue
+			}
+			n++
+			fd := resource.FieldDiff{Path: it.id.String() + ": " + d.Path, Old: d.Old, New: d.New}
+			if sensitive(it.id, d.Path) {
+				fd.Sensitive = true
+				fd.Old, fd.New = hide(fd.Old), hide(fd.New)
+			}
+			fields = append(fields, fd)
+		}
+		if n > 0 && unchanged {
+			changed++
+		}
+	}
+	pruned := 0
+	for _, id := range stale {
+		if l := live[id]; l != nil && req.Owner.Owns(l.GetLabels()) {
+			pruned++
+			fields = append(fields, resource.FieldDiff{Path: id.String(), Old: "(exists; no longer declared)"})
+		}
+	}
+
+	ch := &resource.Change{Fields: fields}
+	var why []string
+	if deleted > 0 {
+		why = append(why, count(deleted, "object")+" deleted outside lab")
+	}
+	if changed > 0 {
+		why = append(why, count(changed, "object")+" changed outside lab")
+	}
+	ch.Drift = len(why) > 0
+	ch.Reason = strings.Join(why, ", ")
+	switch {
+	case !inState:
+		ch.Action = resource.Create
+		if exist := len(items) - absent; exist > 0 {
+			ch.Reason = fmt.Sprintf("%d of %d objects exist already; lab applies over them and deletes only those it created", exist, len(items))
+		}
+	case len(fields) == 0:
+		ch.Action = resource.NoOp
+	case absent == len(items) && pruned == 0:
+		ch.Action = resource.Create
+		if deleted == len(items) {
+			ch.Reason = "deleted outside lab"
+		}
+	default:
+		ch.Action = resource.Update
+	}
+	return ch, nil
+}
+
+func hide(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(sensitive)"
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// applied is one object after its apply.
+type applied struct {
+	item
+	live       *unstructured.Unstructured
+	normalized []string
+}
+
+func (m manifest) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
+	cfg, objs, err := load(req.Env, req.Addr, req.Config)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	c, err := connect(cfg.target)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	r := newResolver(c, objs)
+	items, err := r.resolve(objs, cfg.namespace, true)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	var first, rest []int // indexes into items
+	for i, it := range items {
+		if it.first() && it.served {
+			first = append(first, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	done := make([]*applied, len(items))
+	if err := applyAll(ctx, req, c, items, first, done); err != nil {
+		return cty.NilVal, err
+	}
+	var crds []*applied
+	for _, i := range first {
+		if done[i].isCRD() {
+			crds = append(crds, done[i])
+		}
+	}
+	if len(crds) > 0 {
+		if err := waitReady(ctx, req.Env, req.Addr, c, crds, cfg.timeout, "established"); err != nil {
+			return cty.NilVal, err
+		}
+		r.refresh()
+	}
+	for _, i := range rest {
+		if items[i].served {
+			continue
+		}
+		re, err := r.resolveOne(items[i].object, orDefault(cfg.namespace, c.Namespace), false)
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+		items[i] = re
+	}
+	if err := applyAll(ctx, req, c, items, rest, done); err != nil {
+		return cty.NilVal, err
+	}
+	if err := prune(ctx, req.Env, req.Addr, c, r, items, priorObjects(req.Prior), cfg.wait); err != nil {
+		return cty.NilVal, err
+	}
+	if cfg.wait {
+		if err := waitReady(ctx, req.Env, req.Addr, c, done, cfg.timeout, "ready"); err != nil {
+			return cty.NilVal, err
+		}
+	}
+
+	refs := make([]cty.Value, len(done))
+	for i, x := range done {
+		norm := cty.ListValEmpty(cty.String)
+		if len(x.normalized) > 0 {
+			vs := make([]cty.Value, len(x.normalized))
+			for i, p := range x.normalized {
+				vs[i] = cty.StringVal(p)
+			}
+			norm = cty.ListVal(vs)
+		}
+		refs[i] = cty.ObjectVal(map[string]cty.Value{
+			"api_version": cty.StringVal(x.Obj.GetAPIVersion()),
+			"kind":        cty.StringVal(x.id.Kind),
+			"namespace":   cty.StringVal(x.id.Namespace),
+			"name":        cty.StringVal(x.id.Name),
+			"uid":         cty.StringVal(string(x.live.GetUID())),
+			"digest":      cty.StringVal(x.digest),
+			"normalized":  norm,
+		})
+	}
+	list := cty.ListValEmpty(objectRef)
+	if len(refs) > 0 {
+		list = cty.ListVal(refs)
+	}
+	return withAttrs(req.Config, map[string]cty.Value{"objects": list}), nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// applyAll server-side applies items[idx...] in parallel into done[idx].
+// Owner labels go only on objects that are absent or already this lab's
+// (see withOwner).
+func applyAll(ctx context.Context, req resource.ApplyRequest, c *kube.Client, items []item, idx []int, done []*applied) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	refs := make([]liveRef, len(idx))
+	for k, i := range idx {
+		refs[k] = liveRef{items[i].id, items[i].gvr, items[i].namespaced}
+	}
+	live, err := fetch(ctx, c, refs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	var n atomic.Int64
+	return forEach(ctx, len(idx), func(ctx context.Context, k int) error {
+		it := items[idx[k]]
+		owned := live[it.id] == nil || req.Owner.Owns(live[it.id].GetLabels())
+		want := withOwner(it.Obj, req.Owner, req.Addr, owned)
+		got, err := apply(ctx, it.resourceIn(c), want)
+		if err != nil {
+			return reach(c, fmt.Sprintf("%s: apply %s (%s)", req.Addr, it.id, it.doc()), err)
+		}
+		var norm []string
+		for _, d := range subsetDiff(compareForm(want.Object), got.Object) {
+			norm = append(norm, d.Path)
+		}
+		if len(norm) > 0 {
+			req.Log.Warn("the server stored fields differently from how they were applied; plans ignore them until the declaration changes",
+				"addr", req.Addr.String(), "object", it.id.String(), "fields", strings.Join(norm, ", "))
+		}
+		done[idx[k]] = &applied{item: it, live: got, normalized: norm}
+		if d := n.Add(1); d%50 == 0 || int(d) == len(idx) {
+			req.Progress(resource.Progress{Addr: req.Addr, Msg: "applied objects", Done: int(d), Total: len(idx)})
+		}
+		return nil
+	})
+}
+
+// prune deletes objects state lists that the manifest no longer declares,
+// when they are still this lab's.
+func prune(ctx context.Context, env resource.Env, addr resource.Addr, c *kube.Client, r *resolver, items []item, prior []priorObject, wait bool) error {
+	declared := map[objID]bool{}
+	for _, it := range items {
+		declared[it.id] = true
+	}
+	var stale []priorObject
+	for _, p := range prior {
+		if !declared[p.id] {
+			stale = append(stale, p)
+		}
+	}
+	return deleteObjects(ctx, env, addr, c, r, stale, wait)
+}
+
+// deleteObjects deletes the objects that still carry this lab's owner
+// labels, all but namespaces and CRDs first, since deleting those takes
+// everything in them along.
+func deleteObjects(ctx context.Context, env resource.Env, addr resource.Addr, c *kube.Client, r *resolver, objs []priorObject, wait bool) error {
+	var early, late []priorObject
+	for _, p := range objs {
+		if isFirst(p.id.Group, p.id.Kind) {
+			late = append(late, p)
+		} else {
+			early = append(early, p)
+		}
+	}
+	for _, batch := range [][]priorObject{early, late} {
+		err := forEach(ctx, len(batch), func(ctx context.Context, i int) error {
+			return deleteOwned(ctx, env, addr, c, r, batch[i], wait)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteOwned(ctx context.Context, env resource.Env, addr resource.Addr, c *kube.Client, r *resolver, p priorObject, wait bool) error {
+	m, err := r.mapping(p.gvk())
+	if meta.IsNoMatchError(err) {
+		return nil // its kind is gone, so is it
+	}
+	if err != nil {
+		return reach(c, fmt.Sprintf("%s: look up kind %s", addr, p.id.Kind), err)
+	}
+	ri := resourceFor(c, m.Resource, m.Scope.Name() == meta.RESTScopeNameNamespace, p.id.Namespace)
+	live, err := ri.Get(ctx, p.id.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return reach(c, fmt.Sprintf("%s: read %s", addr, p.id), err)
+	}
+	if !env.Owner.Owns(live.GetLabels()) {
+		env.Log.Info("left in place: not created by this lab", "addr", addr.String(), "object", p.id.String())
+		return nil
+	}
+	if !wait {
+		uid := live.GetUID()
+		fg := metav1.DeletePropagationForeground
+		err := ri.Delete(ctx, p.id.Name, metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("%s: delete %s: %w", addr, p.id, err)
+		}
+		return nil
+	}
+	return deleteAndWait(ctx, env, addr, ri, p.id.String(), live)
+}
+
+func (m manifest) Delete(ctx context.Context, req resource.DeleteRequest) error {
+	objs := priorObjects(req.Prior)
+	if len(objs) == 0 {
+		return nil
+	}
+	c, err := connect(kube.TargetOf(req.Prior))
+	if err != nil {
+		return err
+	}
+	return deleteObjects(ctx, req.Env, req.Addr, c, newResolver(c, nil), objs, true)
+}

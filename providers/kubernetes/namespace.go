@@ -1,0 +1,271 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
+
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kube"
+)
+
+var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
+type namespace struct{}
+
+// Namespace is the `namespace` kind: a namespace with labels and
+// annotations. It adopts a namespace that exists already, and deletes
+// only one this lab created.
+func Namespace() resource.Kind { return namespace{} }
+
+func (namespace) Type() string { return "namespace" }
+
+func (namespace) Schema() hcldec.Spec {
+	spec := hcldec.ObjectSpec{
+		"name":        &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: true},
+		"labels":      &hcldec.AttrSpec{Name: "labels", Type: cty.Map(cty.String)},
+		"annotations": &hcldec.AttrSpec{Name: "annotations", Type: cty.Map(cty.String)},
+	}
+	for k, v := range kube.ConnectionSpec() {
+		spec[k] = v
+	}
+	return &spec
+}
+
+func (namespace) Computed() map[string]cty.Type {
+	return map[string]cty.Type{"uid": cty.String}
+}
+
+type nsConfig struct {
+	name        string
+	labels      map[string]string
+	annotations map[string]string
+}
+
+func readNS(addr resource.Addr, v cty.Value) (nsConfig, error) {
+	c := nsConfig{name: strAttr(v, "name"), labels: mapAttr(v, "labels"), annotations: mapAttr(v, "annotations")}
+	if errs := validation.IsDNS1123Label(c.name); len(errs) > 0 {
+		return c, fmt.Errorf("%s: name %q is not a valid namespace name: %s", addr, c.name, errs[0])
+	}
+	for k, val := range c.labels {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return c, fmt.Errorf("%s: label key %q: %s", addr, k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
+			return c, fmt.Errorf("%s: label %s=%q: %s", addr, k, val, errs[0])
+		}
+	}
+	for k := range c.annotations {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return c, fmt.Errorf("%s: annotation key %q: %s", addr, k, errs[0])
+		}
+	}
+	return c, nil
+}
+
+// desired is what lab applies to the namespace.
+func (c nsConfig) desired(owner resource.Owner, addr resource.Addr, ownLabels bool) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("v1")
+	u.SetKind("Namespace")
+	u.SetName(c.name)
+	if len(c.labels) > 0 {
+		u.SetLabels(c.labels)
+	}
+	if len(c.annotations) > 0 {
+		u.SetAnnotations(c.annotations)
+	}
+	return withOwner(u, owner, addr, ownLabels)
+}
+
+func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
+	cfg, err := readNS(req.Addr, req.Config)
+	if err != nil {
+		return nil, err
+	}
+	inState := req.Prior != cty.NilVal && !req.Prior.IsNull()
+	if old := strAttr(req.Prior, "name"); inState && old != "" && old != cfg.name {
+		return &resource.Change{
+			Action: resource.Replace,
+			Reason: fmt.Sprintf("name changed from %q to %q; a namespace cannot be renamed", old, cfg.name),
+			Fields: []resource.FieldDiff{{Path: "name", Old: old, New: cfg.name}},
+		}, nil
+	}
+	c, err := connect(kube.TargetOf(req.Config))
+	if err != nil {
+		return nil, err
+	}
+	live, err := c.Dynamic.Resource(namespaces).Get(ctx, cfg.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		ch := &resource.Change{Action: resource.Create}
+		if inState {
+			ch.Drift, ch.Reason = true, "deleted outside lab"
+		}
+		return ch, nil
+	}
+	if err != nil {
+		return nil, reach(c, fmt.Sprintf("%s: read namespace %s", req.Addr, cfg.name), err)
+	}
+	if live.GetDeletionTimestamp() != nil {
+		return &resource.Change{Action: resource.Create, Drift: inState,
+			Reason: "namespace is being deleted; apply waits until it is gone, then creates it"}, nil
+	}
+
+	owned := req.Owner.Owns(live.GetLabels())
+	want := cfg.desired(req.Owner, req.Addr, owned)
+	var fields []resource.FieldDiff
+	drift := false
+	check := func(what string, want, live, config, prior map[string]string) {
+		for _, k := range sortedKeys(want) {
+			if lv, ok := live[k]; !ok || lv != want[k] {
+				fields = append(fields, resource.FieldDiff{Path: what + "[" + strconv.Quote(k) + "]", Old: lv, New: want[k]})
+				if pv, ok := prior[k]; ok && pv == config[k] {
+					drift = true
+				}
+			}
+		}
+		// keys lab set before and the config no longer has: apply drops them
+		for _, k := range sortedKeys(prior) {
+			if _, still := want[k]; still {
+				continue
+			}
+			if lv, ok := live[k]; ok {
+				fields = append(fields, resource.FieldDiff{Path: what + "[" + strconv.Quote(k) + "]", Old: lv})
+			}
+		}
+	}
+	check("labels", want.GetLabels(), live.GetLabels(), cfg.labels, mapAttr(req.Prior, "labels"))
+	check("annotations", want.GetAnnotations(), live.GetAnnotations(), cfg.annotations, mapAttr(req.Prior, "annotations"))
+
+	switch {
+	case !inState && owned:
+		return &resource.Change{Action: resource.Create, Fields: fields,
+			Reason: "namespace exists, made by this lab file; lab records it again"}, nil
+	case !inState:
+		return &resource.Change{Action: resource.Create, Fields: fields,
+			Reason: "namespace exists already; lab adopts it and will not delete it on destroy"}, nil
+	case len(fields) == 0:
+		return &resource.Change{Action: resource.NoOp}, nil
+	}
+	ch := &resource.Change{Action: resource.Update, Fields: fields, Drift: drift}
+	if drift {
+		ch.Reason = "changed outside lab"
+	}
+	return ch, nil
+}
+
+func (n namespace) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
+	cfg, err := readNS(req.Addr, req.Config)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	c, err := connect(kube.TargetOf(req.Config))
+	if err != nil {
+		return cty.NilVal, err
+	}
+	ri := c.Dynamic.Resource(namespaces)
+	owned := true
+	live, err := ri.Get(ctx, cfg.name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return cty.NilVal, reach(c, fmt.Sprintf("%s: read namespace %s", req.Addr, cfg.name), err)
+	case live.GetDeletionTimestamp() != nil:
+		if err := waitGone(ctx, req.Env, req.Addr, ri, cfg.name, "namespace "+cfg.name, live.GetUID()); err != nil {
+			return cty.NilVal, fmt.Errorf("%s: namespace %s is being deleted and %w", req.Addr, cfg.name, err)
+		}
+	default:
+		owned = req.Owner.Owns(live.GetLabels())
+	}
+	out, err := apply(ctx, ri, cfg.desired(req.Owner, req.Addr, owned))
+	if err != nil {
+		return cty.NilVal, reach(c, fmt.Sprintf("%s: apply namespace %s", req.Addr, cfg.name), err)
+	}
+	return withAttrs(req.Config, map[string]cty.Value{"uid": cty.StringVal(string(out.GetUID()))}), nil
+}
+
+func (n namespace) Delete(ctx context.Context, req resource.DeleteRequest) error {
+	name := strAttr(req.Prior, "name")
+	if name == "" {
+		return nil
+	}
+	c, err := connect(kube.TargetOf(req.Prior))
+	if err != nil {
+		return err
+	}
+	ri := c.Dynamic.Resource(namespaces)
+	live, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return reach(c, fmt.Sprintf("%s: read namespace %s", req.Addr, name), err)
+	}
+	if !req.Owner.Owns(live.GetLabels()) {
+		// Adopted: give back the namespace without what lab put on it. An
+		// apply that sets nothing drops every field lab alone managed.
+		bare := &unstructured.Unstructured{}
+		bare.SetAPIVersion("v1")
+		bare.SetKind("Namespace")
+		bare.SetName(name)
+		if _, err := apply(ctx, ri, bare); err != nil && !apierrors.IsNotFound(err) {
+			return reach(c, fmt.Sprintf("%s: remove lab's labels from namespace %s", req.Addr, name), err)
+		}
+		req.Log.Info("namespace not created by this lab: kept, lab's labels and annotations removed", "addr", req.Addr.String(), "namespace", name)
+		return nil
+	}
+	return deleteAndWait(ctx, req.Env, req.Addr, ri, "namespace "+name, live)
+}
+
+// deleteAndWait deletes live (only that incarnation of it) and waits
+// until it is gone.
+func deleteAndWait(ctx context.Context, env resource.Env, addr resource.Addr, ri dynamic.ResourceInterface, what string, live *unstructured.Unstructured) error {
+	uid := live.GetUID()
+	fg := metav1.DeletePropagationForeground
+	err := ri.Delete(ctx, live.GetName(), metav1.DeleteOptions{
+		PropagationPolicy: &fg,
+		Preconditions:     &metav1.Preconditions{UID: &uid},
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case apierrors.IsConflict(err):
+		return nil // replaced meanwhile by another object of that name: not ours to delete
+	case err != nil:
+		return fmt.Errorf("%s: delete %s: %w", addr, what, err)
+	}
+	if err := waitGone(ctx, env, addr, ri, live.GetName(), what, uid); err != nil {
+		return fmt.Errorf("%s: %s was deleted but %w", addr, what, err)
+	}
+	return nil
+}
+
+// waitGone polls until the object name with this uid no longer exists.
+func waitGone(ctx context.Context, env resource.Env, addr resource.Addr, ri dynamic.ResourceInterface, name, what string, uid types.UID) error {
+	var b backoff
+	for i := 0; ; i++ {
+		live, err := ri.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || (err == nil && live.GetUID() != uid) {
+			return nil
+		}
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("waiting for it to go failed: %w", err)
+		}
+		if i == 3 {
+			env.Progress(resource.Progress{Addr: addr, Msg: "waiting for " + what + " to be deleted"})
+		}
+		if err := b.wait(ctx); err != nil {
+			return fmt.Errorf("it is still there (%w); a finalizer in its metadata.finalizers may be waiting on a controller", err)
+		}
+	}
+}
