@@ -1,0 +1,291 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/plan"
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/state"
+)
+
+// world is an in-memory stand-in for the things kinds manage, so the
+// engine's ordering, deferral and state handling are tested on their own;
+// the kinds themselves are tested against a real API server.
+type world struct {
+	mu      sync.Mutex
+	objects map[string]string // addr → value
+	log     []string
+	fail    map[string]bool
+}
+
+type memKind struct {
+	typ string
+	w   *world
+}
+
+func (k memKind) Type() string { return k.typ }
+func (k memKind) Schema() hcldec.Spec {
+	return &hcldec.ObjectSpec{
+		"value": &hcldec.AttrSpec{Name: "value", Type: cty.String, Required: true},
+	}
+}
+func (k memKind) Computed() map[string]cty.Type { return map[string]cty.Type{"id": cty.String} }
+
+func (k memKind) Plan(_ context.Context, req resource.PlanRequest) (*resource.Change, error) {
+	k.w.mu.Lock()
+	defer k.w.mu.Unlock()
+	want := req.Config.GetAttr("value").AsString()
+	live, ok := k.w.objects[req.Addr.String()]
+	switch {
+	case !ok && req.Prior != cty.NilVal:
+		return &resource.Change{Action: resource.Create, Drift: true, Reason: "deleted outside lab"}, nil
+	case !ok:
+		return &resource.Change{Action: resource.Create}, nil
+	case live != want:
+		return &resource.Change{Action: resource.Update, Fields: []resource.FieldDiff{{Path: "value", Old: live, New: want}}}, nil
+	}
+	return &resource.Change{Action: resource.NoOp}, nil
+}
+
+func (k memKind) Apply(_ context.Context, req resource.ApplyRequest) (cty.Value, error) {
+	k.w.mu.Lock()
+	defer k.w.mu.Unlock()
+	if k.w.fail[req.Addr.String()] {
+		return cty.NilVal, errors.New("boom")
+	}
+	v := req.Config.GetAttr("value").AsString()
+	k.w.objects[req.Addr.String()] = v
+	k.w.log = append(k.w.log, "apply "+req.Addr.String())
+	return cty.ObjectVal(map[string]cty.Value{"value": cty.StringVal(v), "id": cty.StringVal("id-" + req.Addr.Name)}), nil
+}
+
+func (k memKind) Delete(_ context.Context, req resource.DeleteRequest) error {
+	k.w.mu.Lock()
+	defer k.w.mu.Unlock()
+	delete(k.w.objects, req.Addr.String())
+	k.w.log = append(k.w.log, "delete "+req.Addr.String())
+	return nil
+}
+
+type fixture struct {
+	t     *testing.T
+	dir   string
+	w     *world
+	kinds map[string]resource.Kind
+}
+
+func newFixture(t *testing.T) *fixture {
+	w := &world{objects: map[string]string{}, fail: map[string]bool{}}
+	return &fixture{t: t, dir: t.TempDir(), w: w, kinds: map[string]resource.Kind{
+		"thing": memKind{"thing", w}, "kind_cluster": memKind{"kind_cluster", w},
+	}}
+}
+
+func (f *fixture) load(src string) *config.Config {
+	f.t.Helper()
+	path := filepath.Join(f.dir, "labs.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	cfg, diags := config.Load(path, config.Options{Kinds: f.kinds, Env: []string{}})
+	if diags.HasErrors() {
+		f.t.Fatal(diags)
+	}
+	return cfg
+}
+
+func (f *fixture) statePath() string { return filepath.Join(f.dir, ".lab", "state.json") }
+
+func (f *fixture) plan(cfg *config.Config) (*plan.Plan, *state.State) {
+	f.t.Helper()
+	st, err := state.Load(f.statePath())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p, err := plan.Make(context.Background(), cfg, st, plan.Options{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p, st
+}
+
+func (f *fixture) apply(cfg *config.Config, destroy bool) *Result {
+	f.t.Helper()
+	var p *plan.Plan
+	var st *state.State
+	if destroy {
+		var err error
+		st, err = state.Load(f.statePath())
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		p = plan.MakeDestroy(cfg, st, plan.Options{})
+	} else {
+		p, st = f.plan(cfg)
+	}
+	res, err := Apply(context.Background(), cfg, st, f.statePath(), p, f.kinds, plan.Options{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
+const lab = `
+resource "kind_cluster" "c" {
+  value = "cluster"
+}
+resource "thing" "a" {
+  value = "a-${kind_cluster.c.id}"
+}
+resource "thing" "b" {
+  value = "b-${thing.a.value}"
+}
+`
+
+func TestApplyCreatesInOrderAndConverges(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.load(lab)
+	p, _ := f.plan(cfg)
+	if got := p.Change(resource.Addr{Type: "thing", Name: "b"}); got.Action != resource.Create || !got.Deferred {
+		t.Fatalf("thing.b = %+v, want a deferred create (its value waits on the cluster's id)", got)
+	}
+	res := f.apply(cfg, false)
+	if res.Err() != nil || res.Done[resource.Create] != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	if want := []string{"apply kind_cluster.c", "apply thing.a", "apply thing.b"}; !slices.Equal(f.w.log, want) {
+		t.Errorf("order %v, want %v", f.w.log, want)
+	}
+	if f.w.objects["thing.b"] != "b-a-id-c" {
+		t.Errorf("thing.b = %q: references were not resolved after apply", f.w.objects["thing.b"])
+	}
+	p, st := f.plan(cfg)
+	if p.HasChanges() {
+		t.Errorf("second plan has changes: %+v", p.Changes)
+	}
+	if st.Serial != 3 || st.Lineage == "" {
+		t.Errorf("state serial %d lineage %q: want one write per resource", st.Serial, st.Lineage)
+	}
+
+	// Drift: deleted and changed by hand.
+	delete(f.w.objects, "thing.a")
+	f.w.objects["thing.b"] = "edited"
+	p, _ = f.plan(cfg)
+	a, b := p.Change(resource.Addr{Type: "thing", Name: "a"}), p.Change(resource.Addr{Type: "thing", Name: "b"})
+	if a.Action != resource.Create || !a.Drift || b.Action != resource.Update {
+		t.Errorf("drift plan a=%+v b=%+v", a, b)
+	}
+	f.apply(cfg, false)
+	if p, _ := f.plan(cfg); p.HasChanges() {
+		t.Error("apply did not repair the drift")
+	}
+}
+
+func TestRemovedFromConfigIsDeleted(t *testing.T) {
+	f := newFixture(t)
+	f.apply(f.load(lab), false)
+	cfg := f.load(`
+resource "kind_cluster" "c" {
+  value = "cluster"
+}
+`)
+	p, _ := f.plan(cfg)
+	if c := p.Change(resource.Addr{Type: "thing", Name: "b"}); c == nil || c.Action != resource.Delete {
+		t.Fatalf("thing.b change = %+v", c)
+	}
+	f.w.log = nil
+	f.apply(cfg, false)
+	if want := []string{"delete thing.b", "delete thing.a"}; !slices.Equal(f.w.log, want) {
+		t.Errorf("order %v, want dependents first %v", f.w.log, want)
+	}
+}
+
+func TestDestroySkipsWhatGoesWithTheCluster(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.load(lab)
+	f.apply(cfg, false)
+	f.w.log = nil
+	res := f.apply(cfg, true)
+	if res.Done[resource.Delete] != 3 {
+		t.Errorf("destroyed %d, want 3", res.Done[resource.Delete])
+	}
+	if want := []string{"delete kind_cluster.c"}; !slices.Equal(f.w.log, want) {
+		t.Errorf("deletes %v, want only the cluster's (its contents go with it)", f.w.log)
+	}
+	st, _ := state.Load(f.statePath())
+	if len(st.Resources) != 0 {
+		t.Errorf("state still holds %v", st.Resources)
+	}
+}
+
+func TestFailureSkipsDependentsAndKeepsState(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.load(lab)
+	f.w.fail["thing.a"] = true
+	p, st := f.plan(cfg)
+	res, err := Apply(context.Background(), cfg, st, f.statePath(), p, f.kinds, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 1 || !slices.Contains(res.Skipped, resource.Addr{Type: "thing", Name: "b"}) {
+		t.Fatalf("failed %v skipped %v", res.Failed, res.Skipped)
+	}
+	st, _ = state.Load(f.statePath())
+	if _, ok := st.Get(resource.Addr{Type: "kind_cluster", Name: "c"}); !ok {
+		t.Error("the cluster applied before the failure is not in state")
+	}
+	f.w.fail["thing.a"] = false
+	f.apply(cfg, false)
+	if p, _ := f.plan(cfg); p.HasChanges() {
+		t.Error("the run after the failure did not converge")
+	}
+	if n := countPrefix(f.w.log, "apply kind_cluster.c"); n != 1 {
+		t.Errorf("cluster applied %d times, want once", n)
+	}
+}
+
+func TestSavedPlanGoesStale(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.load(lab)
+	p, st := f.plan(cfg)
+	path := filepath.Join(f.dir, "p.plan")
+	if err := plan.Save(path, p); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := plan.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := plan.ConfigHash(cfg, nil, nil)
+	if why := saved.Stale(st, hash); why != "" {
+		t.Fatalf("fresh plan stale: %s", why)
+	}
+	f.apply(cfg, false)
+	st, _ = state.Load(f.statePath())
+	if why := saved.Stale(st, hash); why == "" {
+		t.Error("plan not stale after the state moved")
+	}
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
+		t.Errorf("plan file mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+func countPrefix(log []string, s string) int {
+	n := 0
+	for _, l := range log {
+		if l == s {
+			n++
+		}
+	}
+	return n
+}
