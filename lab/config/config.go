@@ -143,9 +143,7 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	diags = append(diags, c.decode(f.Body)...)
 	diags = append(diags, c.resolveVars(opts)...)
 	diags = append(diags, c.checkReferences()...)
-	if !diags.HasErrors() {
-		diags = append(diags, c.checkResources()...)
-	}
+	diags = append(diags, notCovered(c.checkResources(), diags)...)
 	return c, sortDiags(diags)
 }
 
@@ -387,15 +385,35 @@ func literal(a *hcl.Attribute, ty cty.Type, set func(cty.Value)) hcl.Diagnostics
 // with unknown values for everything not known before apply, so type and
 // attribute errors show at load time.
 func (c *Config) checkResources() hcl.Diagnostics {
-	ctx, diags := c.EvalContext(nil)
-	if diags.HasErrors() {
-		return diags
-	}
+	// Problems in locals are reported where they are; here they only
+	// make values unknown.
+	ctx, _ := c.EvalContext(nil)
+	var diags hcl.Diagnostics
 	for _, r := range c.Resources {
 		_, d := hcldec.Decode(r.Body, r.Kind.Schema(), ctx)
 		diags = append(diags, d...)
 	}
 	return diags
+}
+
+// notCovered drops diagnostics about a place an earlier one already
+// explains (an undeclared variable is not also an "unsupported attribute").
+func notCovered(diags, earlier hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		covered := false
+		for _, e := range earlier {
+			if d.Subject != nil && e.Subject != nil && d.Subject.Filename == e.Subject.Filename &&
+				d.Subject.Start.Byte >= e.Subject.Start.Byte && d.Subject.End.Byte <= e.Subject.End.Byte {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Resource returns the resource with address a.
