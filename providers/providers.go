@@ -6,6 +6,8 @@ import "labs.dev/lab/lab/resource"
 
 import "labs.dev/lab/providers/kubernetes"
 
+import "labs.dev/lab/providers/helm"
+
 // Kinds returns every resource kind by its block type.
 func Kinds() map[string]resource.Kind {
 	kinds := map[string]resource.Kind{}
@@ -13,6 +15,7 @@ func Kinds() map[string]resource.Kind {
 		// one entry per kind, e.g. kind.New(), kubernetes.Namespace(), ...
 		kubernetes.Namespace(),
 		kubernetes.Manifest(),
+		helm.Release(),
 	} {
 		kinds[k.Type()] = k
 	}

@@ -1,0 +1,163 @@
+package helm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/helm/wire"
+)
+
+// WorkerName is the worker executable's name.
+const WorkerName = "lab-helm"
+
+// workerPath finds lab-helm: $LAB_BIN_DIR, then beside the running
+// executable (bin/lab and bin/lab-helm are built together), then PATH.
+func workerPath() (string, error) {
+	var tried []string
+	if dir := os.Getenv("LAB_BIN_DIR"); dir != "" {
+		p := filepath.Join(dir, WorkerName)
+		if isExecutable(p) {
+			return p, nil
+		}
+		tried = append(tried, p+" ($LAB_BIN_DIR)")
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), WorkerName)
+		if isExecutable(p) {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	if p, err := exec.LookPath(WorkerName); err == nil {
+		return p, nil
+	}
+	tried = append(tried, "PATH")
+	return "", fmt.Errorf("helm_release needs the %s worker, found in none of: %s; `make build` builds it beside lab (or set LAB_BIN_DIR to the directory that holds it)", WorkerName, strings.Join(tried, ", "))
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// call runs one worker process for req and relays its events.
+func call(ctx context.Context, env resource.Env, addr resource.Addr, req wire.Request) (*wire.Response, error) {
+	bin, err := workerPath()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	in, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode the request for %s: %w", addr, WorkerName, err)
+	}
+	cmd := exec.CommandContext(ctx, bin)
+	// SIGTERM, not SIGKILL: helm then marks the release failed instead of
+	// leaving it pending, and the next apply can carry on.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	cmd.Stdin = bytes.NewReader(in)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	relay := &eventRelay{env: env, addr: addr}
+	cmd.Stderr = relay
+	start := time.Now()
+	runErr := cmd.Run()
+	relay.flush()
+	if env.Log != nil {
+		env.Log.Debug("lab-helm finished", "resource", addr.String(), "op", string(req.Op), "elapsed", time.Since(start))
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: helm %s of release %q interrupted: %w", addr, req.Op, req.Name, ctx.Err())
+	}
+	if runErr != nil {
+		var exit *exec.ExitError
+		if errors.As(runErr, &exit) {
+			return nil, fmt.Errorf("%s: %s (%s) failed with %v%s", addr, WorkerName, bin, runErr, relay.plainTail())
+		}
+		return nil, fmt.Errorf("%s: run %s (%s): %w", addr, WorkerName, bin, runErr)
+	}
+	var resp wire.Response
+	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
+		return nil, fmt.Errorf("%s: %s (%s) gave no readable answer: %v%s; is it from the same build as lab? (make build)", addr, WorkerName, bin, err, relay.plainTail())
+	}
+	if resp.Error != "" {
+		return &resp, fmt.Errorf("%s: %s", addr, resp.Error)
+	}
+	return &resp, nil
+}
+
+// eventRelay reads the worker's stderr line by line: JSON events go to the
+// UI or the log, anything else (a crash) is kept for the error message.
+type eventRelay struct {
+	env   resource.Env
+	addr  resource.Addr
+	buf   []byte
+	plain []string
+}
+
+func (r *eventRelay) Write(p []byte) (int, error) {
+	r.buf = append(r.buf, p...)
+	for {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			break
+		}
+		r.line(r.buf[:i])
+		r.buf = r.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (r *eventRelay) flush() {
+	if len(r.buf) > 0 {
+		r.line(r.buf)
+		r.buf = nil
+	}
+}
+
+func (r *eventRelay) line(b []byte) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return
+	}
+	var ev wire.Event
+	if b[0] != '{' || json.Unmarshal(b, &ev) != nil || ev.Level == "" {
+		const keep = 20
+		r.plain = append(r.plain, string(b))
+		if len(r.plain) > keep {
+			r.plain = r.plain[len(r.plain)-keep:]
+		}
+		return
+	}
+	switch ev.Level {
+	case wire.LevelProgress:
+		if r.env.Progress != nil {
+			r.env.Progress(resource.Progress{Addr: r.addr, Msg: ev.Msg, Done: ev.Done, Total: ev.Total})
+		}
+	case wire.LevelWarn:
+		if r.env.Log != nil {
+			r.env.Log.Warn(ev.Msg, "resource", r.addr.String())
+		}
+	default:
+		if r.env.Log != nil {
+			r.env.Log.Debug(ev.Msg, "resource", r.addr.String())
+		}
+	}
+}
+
+func (r *eventRelay) plainTail() string {
+	if len(r.plain) == 0 {
+		return ""
+	}
+	return ":\n" + strings.Join(r.plain, "\n")
+}

@@ -1,0 +1,399 @@
+// Package helm is the helm_release resource kind: a local chart installed,
+// upgraded and uninstalled with helm. helm itself runs in the lab-helm
+// worker process (cmd/lab-helm), one process per operation, so that lab's
+// own start stays free of helm's package initialisers; this package only
+// speaks the wire protocol to it.
+package helm
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/helm/wire"
+	"labs.dev/lab/providers/kube"
+)
+
+// Release returns the helm_release kind.
+func Release() resource.Kind { return releaseKind{} }
+
+type releaseKind struct{}
+
+func (releaseKind) Type() string { return "helm_release" }
+
+func (releaseKind) Schema() hcldec.Spec {
+	spec := hcldec.ObjectSpec{
+		"name":      &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: true},
+		"chart":     &hcldec.AttrSpec{Name: "chart", Type: cty.String, Required: true},
+		"namespace": &hcldec.AttrSpec{Name: "namespace", Type: cty.String, Required: true},
+		"create_namespace": &hcldec.DefaultSpec{
+			Primary: &hcldec.AttrSpec{Name: "create_namespace", Type: cty.Bool},
+			Default: &hcldec.LiteralSpec{Value: cty.False},
+		},
+		"values": &hcldec.AttrSpec{Name: "values", Type: cty.DynamicPseudoType},
+		"wait": &hcldec.DefaultSpec{
+			Primary: &hcldec.AttrSpec{Name: "wait", Type: cty.Bool},
+			Default: &hcldec.LiteralSpec{Value: cty.True},
+		},
+		"timeout": &hcldec.DefaultSpec{
+			Primary: &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+			Default: &hcldec.LiteralSpec{Value: cty.StringVal("5m")},
+		},
+	}
+	for k, v := range kube.ConnectionSpec() {
+		spec[k] = v
+	}
+	return spec
+}
+
+func (releaseKind) Computed() map[string]cty.Type {
+	return map[string]cty.Type{
+		"revision":      cty.Number,
+		"chart_version": cty.String,
+		"status":        cty.String,
+	}
+}
+
+// args are a helm_release block's arguments, checked.
+type args struct {
+	Name, Namespace string
+	Chart           string // absolute
+	CreateNamespace bool
+	Values          map[string]any
+	Wait            bool
+	Timeout         string
+	Target          kube.Target
+}
+
+var (
+	// helm's own rule for release names (chartutil.ValidateReleaseName).
+	releaseName   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	namespaceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+func parseArgs(dir string, v cty.Value) (args, error) {
+	var a args
+	if v.IsNull() || !v.Type().IsObjectType() {
+		return a, fmt.Errorf("helm_release: no arguments")
+	}
+	a.Name = str(v, "name")
+	a.Namespace = str(v, "namespace")
+	a.CreateNamespace = boolean(v, "create_namespace", false)
+	a.Wait = boolean(v, "wait", true)
+	a.Timeout = str(v, "timeout")
+	if a.Timeout == "" {
+		a.Timeout = "5m"
+	}
+	a.Target = kube.TargetOf(v)
+	if a.Target.Kubeconfig != "" && !filepath.IsAbs(a.Target.Kubeconfig) {
+		a.Target.Kubeconfig = filepath.Join(dir, a.Target.Kubeconfig)
+	}
+	switch {
+	case a.Name == "":
+		return a, fmt.Errorf("name: a release name is required")
+	case len(a.Name) > 53 || !releaseName.MatchString(a.Name):
+		return a, fmt.Errorf("name %q is not a valid helm release name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters", a.Name)
+	case a.Namespace == "":
+		return a, fmt.Errorf("namespace: the release's namespace is required")
+	case len(a.Namespace) > 63 || !namespaceName.MatchString(a.Namespace):
+		return a, fmt.Errorf("namespace %q is not a valid namespace name: lower-case letters, digits and '-', at most 63 characters", a.Namespace)
+	}
+	if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
+		return a, fmt.Errorf("timeout %q is not a positive duration like \"5m\" or \"90s\"", a.Timeout)
+	}
+	chart, err := chartDir(dir, str(v, "chart"))
+	if err != nil {
+		return a, err
+	}
+	a.Chart = chart
+	if a.Values, err = valuesOf(v); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// chartDir resolves a chart path relative to the lab directory and refuses
+// one that leaves it: a lab file must not install whatever lies elsewhere
+// on the learner's machine.
+func chartDir(dir, chart string) (string, error) {
+	if chart == "" {
+		return "", fmt.Errorf("chart: a local chart directory is required, e.g. chart = \"charts/fleet\"")
+	}
+	p := chart
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	p = filepath.Clean(p)
+	outside := fmt.Errorf("chart %q is outside the lab directory %s: helm_release installs local charts kept beside the lab file (e.g. charts/fleet)", chart, dir)
+	if !within(dir, p) {
+		return "", outside
+	}
+	// A symlink inside the lab directory may still point out of it.
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		realDir, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			realDir = dir
+		}
+		if !within(realDir, real) {
+			return "", outside
+		}
+	}
+	return p, nil
+}
+
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// valuesOf converts the values argument, any HCL object, to helm values.
+func valuesOf(v cty.Value) (map[string]any, error) {
+	if !v.Type().HasAttribute("values") {
+		return nil, nil
+	}
+	vals := v.GetAttr("values")
+	if vals.IsNull() {
+		return nil, nil
+	}
+	if !vals.IsWhollyKnown() {
+		return nil, fmt.Errorf("values: not known yet")
+	}
+	ty := vals.Type()
+	if !ty.IsObjectType() && !ty.IsMapType() {
+		return nil, fmt.Errorf("values must be an object like { replicas = 3 }, not a %s", ty.FriendlyName())
+	}
+	b, err := ctyjson.Marshal(vals, ty)
+	if err != nil {
+		return nil, fmt.Errorf("values: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("values: %w", err)
+	}
+	return m, nil
+}
+
+func str(v cty.Value, name string) string {
+	if v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return ""
+	}
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() || a.Type() != cty.String {
+		return ""
+	}
+	return a.AsString()
+}
+
+func boolean(v cty.Value, name string, def bool) bool {
+	if v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return def
+	}
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() || a.Type() != cty.Bool {
+		return def
+	}
+	return a.True()
+}
+
+func (a args) request(env resource.Env, addr resource.Addr, op wire.Op) wire.Request {
+	req := wire.Request{
+		Version:         wire.Version,
+		Op:              op,
+		Kubeconfig:      a.Target.Kubeconfig,
+		Context:         a.Target.Context,
+		Name:            a.Name,
+		Namespace:       a.Namespace,
+		Chart:           a.Chart,
+		Values:          a.Values,
+		CreateNamespace: a.CreateNamespace,
+		Wait:            a.Wait,
+		Timeout:         a.Timeout,
+		Labels:          env.Owner.Labels(),
+		Annotations:     env.Owner.Annotations(addr),
+	}
+	if env.StateDir != "" {
+		req.CacheDir = filepath.Join(env.StateDir, "cache", "kube")
+	}
+	return req
+}
+
+// private is what Plan tells Apply.
+type private struct {
+	// StateOnly means only arguments that live in lab's state changed
+	// (wait, timeout, create_namespace): Apply need not touch helm.
+	StateOnly bool `json:"state_only,omitempty"`
+}
+
+func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
+	a, err := parseArgs(req.Dir, req.Config)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	hasPrior := req.Prior != cty.NilVal && !req.Prior.IsNull()
+	if hasPrior {
+		pn, pns := str(req.Prior, "name"), str(req.Prior, "namespace")
+		if (pn != "" && pn != a.Name) || (pns != "" && pns != a.Namespace) {
+			return &resource.Change{
+				Action: resource.Replace,
+				Reason: fmt.Sprintf("helm cannot rename or move a release: %s/%s becomes %s/%s", pns, pn, a.Namespace, a.Name),
+				Fields: replaceFields(pn, pns, a),
+			}, nil
+		}
+	}
+	resp, err := call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpPlan))
+	if err != nil {
+		return nil, err
+	}
+	return decide(a, resp, req.Prior, hasPrior), nil
+}
+
+func replaceFields(pn, pns string, a args) []resource.FieldDiff {
+	var f []resource.FieldDiff
+	if pn != a.Name {
+		f = append(f, resource.FieldDiff{Path: "name", Old: pn, New: a.Name})
+	}
+	if pns != a.Namespace {
+		f = append(f, resource.FieldDiff{Path: "namespace", Old: pns, New: a.Namespace})
+	}
+	return f
+}
+
+// decide turns what the worker saw into a Change. It is pure, for tests.
+func decide(a args, resp *wire.Response, prior cty.Value, hasPrior bool) *resource.Change {
+	rel := resp.Release
+	if rel == nil {
+		c := &resource.Change{Action: resource.Create}
+		if hasPrior {
+			c.Drift = true
+			c.Reason = "deleted outside lab"
+		}
+		return c
+	}
+	c := &resource.Change{Action: resource.Update}
+	switch rel.Status {
+	case "deployed":
+	case "failed":
+		c.Reason = fmt.Sprintf("the last helm operation on the release failed (%s); apply retries it", strings.TrimSpace(rel.Description))
+	default:
+		c.Reason = fmt.Sprintf("the release is %s (an earlier apply was interrupted); apply finishes it", rel.Status)
+	}
+	if local := resp.Chart; local != nil {
+		switch {
+		case local.Name != rel.ChartName:
+			c.Fields = append(c.Fields, resource.FieldDiff{Path: "chart", Old: rel.ChartName + " " + rel.ChartVersion, New: local.Name + " " + local.Version})
+		case local.Version != rel.ChartVersion:
+			c.Fields = append(c.Fields, resource.FieldDiff{Path: "chart_version", Old: rel.ChartVersion, New: local.Version})
+		case local.Digest != rel.ChartDigest:
+			c.Fields = append(c.Fields, resource.FieldDiff{Path: "chart", Old: "files of " + rel.ChartVersion, New: "files changed, same version"})
+		}
+	}
+	c.Fields = append(c.Fields, valuesDiff("values", rel.Values, a.Values)...)
+	if c.Reason != "" || len(c.Fields) > 0 {
+		return c
+	}
+	if len(resp.Drift) > 0 {
+		c.Drift = true
+		c.Reason = "objects of the release were changed outside lab"
+		for _, d := range resp.Drift {
+			if d.Missing {
+				c.Fields = append(c.Fields, resource.FieldDiff{Path: d.ID(), New: "deleted outside lab"})
+				continue
+			}
+			for _, f := range d.Fields {
+				c.Fields = append(c.Fields, resource.FieldDiff{Path: d.ID() + " " + f.Path, Old: f.Live, New: f.Want})
+			}
+		}
+		return c
+	}
+	if hasPrior {
+		if f := stateOnlyDiff(prior, a); len(f) > 0 {
+			p, _ := json.Marshal(private{StateOnly: true})
+			return &resource.Change{Action: resource.Update, Fields: f, Private: p}
+		}
+	}
+	return &resource.Change{Action: resource.NoOp}
+}
+
+func stateOnlyDiff(prior cty.Value, a args) []resource.FieldDiff {
+	var f []resource.FieldDiff
+	if !prior.Type().IsObjectType() {
+		return nil
+	}
+	if p := boolean(prior, "wait", true); p != a.Wait {
+		f = append(f, resource.FieldDiff{Path: "wait", Old: fmt.Sprint(p), New: fmt.Sprint(a.Wait)})
+	}
+	if p := str(prior, "timeout"); p != "" && p != a.Timeout {
+		f = append(f, resource.FieldDiff{Path: "timeout", Old: p, New: a.Timeout})
+	}
+	if p := boolean(prior, "create_namespace", false); p != a.CreateNamespace {
+		f = append(f, resource.FieldDiff{Path: "create_namespace", Old: fmt.Sprint(p), New: fmt.Sprint(a.CreateNamespace)})
+	}
+	return f
+}
+
+func (releaseKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
+	a, err := parseArgs(req.Dir, req.Config)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
+	}
+	var p private
+	if req.Change != nil && len(req.Change.Private) > 0 {
+		_ = json.Unmarshal(req.Change.Private, &p)
+	}
+	hasPrior := req.Prior != cty.NilVal && !req.Prior.IsNull() && req.Prior.Type().IsObjectType()
+	if p.StateOnly && hasPrior && req.Prior.Type().HasAttribute("revision") {
+		return result(req.Config, req.Prior.GetAttr("revision"), req.Prior.GetAttr("chart_version"), req.Prior.GetAttr("status")), nil
+	}
+	resp, err := call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpApply))
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if resp.Release == nil {
+		return cty.NilVal, fmt.Errorf("%s: lab-helm reported success but no release (a lab-helm bug)", req.Addr)
+	}
+	r := resp.Release
+	return result(req.Config, cty.NumberIntVal(int64(r.Revision)), cty.StringVal(r.ChartVersion), cty.StringVal(r.Status)), nil
+}
+
+// result is the config plus the computed attributes.
+func result(config, revision, chartVersion, status cty.Value) cty.Value {
+	attrs := map[string]cty.Value{}
+	if !config.IsNull() && config.Type().IsObjectType() {
+		for k, v := range config.AsValueMap() {
+			attrs[k] = v
+		}
+	}
+	attrs["revision"] = revision
+	attrs["chart_version"] = chartVersion
+	attrs["status"] = status
+	return cty.ObjectVal(attrs)
+}
+
+func (releaseKind) Delete(ctx context.Context, req resource.DeleteRequest) error {
+	a := args{
+		Name:      str(req.Prior, "name"),
+		Namespace: str(req.Prior, "namespace"),
+		Timeout:   str(req.Prior, "timeout"),
+		Target:    kube.TargetOf(req.Prior),
+	}
+	if a.Name == "" || a.Namespace == "" {
+		return fmt.Errorf("%s: the state has no release name or namespace; nothing lab can uninstall", req.Addr)
+	}
+	if a.Target.Kubeconfig != "" && !filepath.IsAbs(a.Target.Kubeconfig) {
+		a.Target.Kubeconfig = filepath.Join(req.Dir, a.Target.Kubeconfig)
+	}
+	if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
+		a.Timeout = "5m"
+	}
+	_, err := call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpDelete))
+	return err
+}

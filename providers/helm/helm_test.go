@@ -1,0 +1,268 @@
+package helm
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/helm/wire"
+)
+
+func TestSchemaDecodesDefaults(t *testing.T) {
+	spec := Release().Schema().(hcldec.ObjectSpec)
+	for _, name := range []string{"name", "chart", "namespace", "create_namespace", "values", "wait", "timeout", "kubeconfig", "context"} {
+		if spec[name] == nil {
+			t.Errorf("schema lacks %s", name)
+		}
+	}
+	if Release().Type() != "helm_release" {
+		t.Fatal(Release().Type())
+	}
+	if ty := hcldec.ImpliedType(spec).AttributeType("values"); ty != cty.DynamicPseudoType {
+		t.Errorf("values type = %#v", ty)
+	}
+}
+
+func TestChartDir(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "charts", "fleet"), 0o755)
+	outside := t.TempDir()
+	os.Symlink(outside, filepath.Join(dir, "charts", "sneaky"))
+	for _, tc := range []struct{ chart, want, err string }{
+		{"charts/fleet", filepath.Join(dir, "charts", "fleet"), ""},
+		{"./charts/../charts/fleet", filepath.Join(dir, "charts", "fleet"), ""},
+		{filepath.Join(dir, "charts", "fleet"), filepath.Join(dir, "charts", "fleet"), ""},
+		{"../other", "", "outside the lab directory"},
+		{"charts/../../x", "", "outside the lab directory"},
+		{"/etc", "", "outside the lab directory"},
+		{"charts/sneaky", "", "outside the lab directory"},
+		{"", "", "chart: a local chart directory is required"},
+		{"..foo/chart", filepath.Join(dir, "..foo", "chart"), ""},
+	} {
+		got, err := chartDir(dir, tc.chart)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("chartDir(%q) = %q, %v; want error %q", tc.chart, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("chartDir(%q) = %q, %v; want %q", tc.chart, got, err, tc.want)
+		}
+	}
+}
+
+func config(t *testing.T, attrs map[string]cty.Value) cty.Value {
+	t.Helper()
+	ty := hcldec.ImpliedType(Release().Schema())
+	full := map[string]cty.Value{}
+	for name, at := range ty.AttributeTypes() {
+		full[name] = cty.NullVal(at)
+	}
+	full["create_namespace"] = cty.False
+	full["wait"] = cty.True
+	full["timeout"] = cty.StringVal("5m")
+	for k, v := range attrs {
+		full[k] = v
+	}
+	return cty.ObjectVal(full)
+}
+
+func TestParseArgs(t *testing.T) {
+	dir := t.TempDir()
+	base := map[string]cty.Value{
+		"name":      cty.StringVal("fleet"),
+		"chart":     cty.StringVal("charts/fleet"),
+		"namespace": cty.StringVal("staging"),
+		"values": cty.ObjectVal(map[string]cty.Value{
+			"replicas": cty.NumberIntVal(3),
+			"image":    cty.ObjectVal(map[string]cty.Value{"tag": cty.StringVal("1.28")}),
+			"list":     cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.True}),
+		}),
+		"kubeconfig": cty.StringVal("kube/config"),
+	}
+	a, err := parseArgs(dir, config(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"replicas": float64(3), "image": map[string]any{"tag": "1.28"}, "list": []any{"a", true}}
+	if !reflect.DeepEqual(a.Values, want) || a.Chart != filepath.Join(dir, "charts/fleet") || !a.Wait || a.Timeout != "5m" || a.Target.Kubeconfig != filepath.Join(dir, "kube/config") {
+		t.Fatalf("args = %+v", a)
+	}
+
+	for _, tc := range []struct {
+		set  map[string]cty.Value
+		want string
+	}{
+		{map[string]cty.Value{"name": cty.StringVal("Fleet_1")}, `name "Fleet_1" is not a valid helm release name`},
+		{map[string]cty.Value{"namespace": cty.StringVal("a.b")}, `namespace "a.b" is not a valid namespace`},
+		{map[string]cty.Value{"timeout": cty.StringVal("5 minutes")}, `timeout "5 minutes"`},
+		{map[string]cty.Value{"values": cty.StringVal("replicas=3")}, "values must be an object"},
+		{map[string]cty.Value{"values": cty.ListVal([]cty.Value{cty.True})}, "values must be an object"},
+		{map[string]cty.Value{"chart": cty.StringVal("../x")}, "outside the lab directory"},
+	} {
+		attrs := map[string]cty.Value{}
+		for k, v := range base {
+			attrs[k] = v
+		}
+		for k, v := range tc.set {
+			attrs[k] = v
+		}
+		if _, err := parseArgs(dir, config(t, attrs)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.set, err, tc.want)
+		}
+	}
+}
+
+func TestValuesDiff(t *testing.T) {
+	old := map[string]any{"replicas": float64(2), "image": map[string]any{"tag": "1.27", "repository": "nginx"}, "gone": true, "list": []any{"a"}}
+	new := map[string]any{"replicas": float64(3), "image": map[string]any{"tag": "1.27", "repository": "httpd"}, "added": "x", "list": []any{"a", "b"}, "app.kubernetes.io/x": "y"}
+	got := valuesDiff("values", old, new)
+	want := []resource.FieldDiff{
+		{Path: "values.added", New: `"x"`},
+		{Path: `values["app.kubernetes.io/x"]`, New: `"y"`},
+		{Path: "values.gone", Old: "true"},
+		{Path: "values.image.repository", Old: `"nginx"`, New: `"httpd"`},
+		{Path: "values.list", Old: `["a"]`, New: `["a","b"]`},
+		{Path: "values.replicas", Old: "2", New: "3"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("valuesDiff =\n%v\nwant\n%v", got, want)
+	}
+	if d := valuesDiff("values", nil, map[string]any{}); len(d) != 0 {
+		t.Errorf("nil vs empty: %v", d)
+	}
+	if d := valuesDiff("values", map[string]any{"a": "2"}, map[string]any{"a": float64(2)}); len(d) != 1 || d[0].Old != `"2"` {
+		t.Errorf("string vs number: %v", d)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	a := args{Name: "fleet", Namespace: "staging", Values: map[string]any{"replicas": float64(2)}, Wait: true, Timeout: "5m"}
+	local := &wire.Chart{Name: "fleet", Version: "0.1.0", Digest: "d1"}
+	deployed := func() *wire.Release {
+		return &wire.Release{Name: "fleet", Namespace: "staging", Status: "deployed", ChartName: "fleet", ChartVersion: "0.1.0", ChartDigest: "d1", Values: map[string]any{"replicas": float64(2)}, Revision: 1}
+	}
+	prior := cty.ObjectVal(map[string]cty.Value{"wait": cty.True, "timeout": cty.StringVal("5m"), "create_namespace": cty.False})
+
+	c := decide(a, &wire.Response{Chart: local}, cty.NilVal, false)
+	if c.Action != resource.Create || c.Drift {
+		t.Errorf("fresh: %+v", c)
+	}
+	c = decide(a, &wire.Response{Chart: local}, prior, true)
+	if c.Action != resource.Create || !c.Drift || c.Reason != "deleted outside lab" {
+		t.Errorf("gone: %+v", c)
+	}
+	c = decide(a, &wire.Response{Chart: local, Release: deployed()}, prior, true)
+	if c.Action != resource.NoOp {
+		t.Errorf("same: %+v", c)
+	}
+
+	r := deployed()
+	r.Values["replicas"] = float64(3)
+	c = decide(a, &wire.Response{Chart: local, Release: r}, prior, true)
+	if c.Action != resource.Update || c.Drift || len(c.Fields) != 1 || c.Fields[0] != (resource.FieldDiff{Path: "values.replicas", Old: "3", New: "2"}) {
+		t.Errorf("values: %+v", c)
+	}
+
+	c = decide(a, &wire.Response{Chart: &wire.Chart{Name: "fleet", Version: "0.2.0", Digest: "d2"}, Release: deployed()}, prior, true)
+	if c.Action != resource.Update || c.Fields[0] != (resource.FieldDiff{Path: "chart_version", Old: "0.1.0", New: "0.2.0"}) {
+		t.Errorf("version: %+v", c)
+	}
+	c = decide(a, &wire.Response{Chart: &wire.Chart{Name: "fleet", Version: "0.1.0", Digest: "d2"}, Release: deployed()}, prior, true)
+	if c.Action != resource.Update || c.Fields[0].Path != "chart" {
+		t.Errorf("digest: %+v", c)
+	}
+
+	r = deployed()
+	r.Status = "failed"
+	r.Description = "context deadline exceeded"
+	c = decide(a, &wire.Response{Chart: local, Release: r}, prior, true)
+	if c.Action != resource.Update || !strings.Contains(c.Reason, "failed (context deadline exceeded)") {
+		t.Errorf("failed: %+v", c)
+	}
+	r.Status = "pending-upgrade"
+	c = decide(a, &wire.Response{Chart: local, Release: r}, prior, true)
+	if c.Action != resource.Update || !strings.Contains(c.Reason, "pending-upgrade") {
+		t.Errorf("pending: %+v", c)
+	}
+
+	drift := []wire.ObjectDrift{
+		{Kind: "Deployment", Namespace: "staging", Name: "fleet", Missing: true},
+		{Kind: "Service", Namespace: "staging", Name: "fleet", Fields: []wire.Field{{Path: "spec.type", Live: `"NodePort"`, Want: `"ClusterIP"`}}},
+	}
+	c = decide(a, &wire.Response{Chart: local, Release: deployed(), Drift: drift}, prior, true)
+	wantFields := []resource.FieldDiff{
+		{Path: "Deployment staging/fleet", New: "deleted outside lab"},
+		{Path: "Service staging/fleet spec.type", Old: `"NodePort"`, New: `"ClusterIP"`},
+	}
+	if c.Action != resource.Update || !c.Drift || !reflect.DeepEqual(c.Fields, wantFields) {
+		t.Errorf("drift: %+v", c)
+	}
+
+	b := a
+	b.Timeout = "10m"
+	c = decide(b, &wire.Response{Chart: local, Release: deployed()}, prior, true)
+	var p private
+	json.Unmarshal(c.Private, &p)
+	if c.Action != resource.Update || !p.StateOnly || c.Fields[0] != (resource.FieldDiff{Path: "timeout", Old: "5m", New: "10m"}) {
+		t.Errorf("state only: %+v", c)
+	}
+}
+
+func TestPlanReplacesOnRename(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config(t, map[string]cty.Value{"name": cty.StringVal("fleet2"), "chart": cty.StringVal("charts/fleet"), "namespace": cty.StringVal("staging")})
+	prior := config(t, map[string]cty.Value{"name": cty.StringVal("fleet"), "chart": cty.StringVal("charts/fleet"), "namespace": cty.StringVal("staging")})
+	c, err := Release().Plan(context.Background(), resource.PlanRequest{Env: env(dir), Addr: resource.Addr{Type: "helm_release", Name: "f"}, Config: cfg, Prior: prior})
+	if err != nil || c.Action != resource.Replace || !strings.Contains(c.Reason, "cannot rename") {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestWorkerMissing(t *testing.T) {
+	t.Setenv("LAB_BIN_DIR", t.TempDir())
+	t.Setenv("PATH", t.TempDir())
+	dir := t.TempDir()
+	cfg := config(t, map[string]cty.Value{"name": cty.StringVal("fleet"), "chart": cty.StringVal("charts/fleet"), "namespace": cty.StringVal("staging")})
+	_, err := Release().Plan(context.Background(), resource.PlanRequest{Env: env(dir), Addr: resource.Addr{Type: "helm_release", Name: "f"}, Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), "helm_release.f") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEventRelay(t *testing.T) {
+	var got []resource.Progress
+	e := env(t.TempDir())
+	e.Progress = func(p resource.Progress) { got = append(got, p) }
+	r := &eventRelay{env: e, addr: resource.Addr{Type: "helm_release", Name: "f"}}
+	r.Write([]byte(`{"level":"progress","msg":"waiting for 2 resources to be ready","total":2}` + "\n" + `{"level":"debug","msg":"x"}` + "\npanic: boom\n" + `{"level":"progress","msg":"do`))
+	r.Write([]byte(`ne"}`))
+	r.flush()
+	want := []resource.Progress{
+		{Addr: r.addr, Msg: "waiting for 2 resources to be ready", Total: 2},
+		{Addr: r.addr, Msg: "done"},
+	}
+	if !reflect.DeepEqual(got, want) || r.plainTail() != ":\npanic: boom" {
+		t.Fatalf("progress %+v, plain %q", got, r.plainTail())
+	}
+}
+
+func env(dir string) resource.Env {
+	return resource.Env{
+		Dir:      dir,
+		File:     filepath.Join(dir, "labs.hcl"),
+		Owner:    resource.NewOwner(filepath.Join(dir, "labs.hcl")),
+		Log:      slog.New(slog.DiscardHandler),
+		Progress: func(resource.Progress) {},
+	}
+}

@@ -1,0 +1,440 @@
+// Package worker is the helm side of providers/helm: it serves one
+// wire.Request with helm's pkg/action. Only cmd/lab-helm imports it, so
+// helm's package initialisers never slow down the lab binary.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"labs.dev/lab/providers/helm/wire"
+)
+
+// Main reads one request from in, answers on out and reports events on
+// errw. It returns the process exit code: non-zero only when the request
+// could not be read or the answer not written.
+func Main(in io.Reader, out, errw io.Writer) int {
+	ev := &events{w: errw}
+	// client-go logs through klog; keep stderr pure JSON.
+	klog.LogToStderr(false)
+	klog.SetOutput(ev.writer(wire.LevelDebug))
+
+	var req wire.Request
+	dec := json.NewDecoder(in)
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		fmt.Fprintf(errw, "lab-helm: cannot read the request on stdin: %v\n", err)
+		return 2
+	}
+	if req.Version != wire.Version {
+		fmt.Fprintf(errw, "lab-helm: request protocol version %d, this lab-helm speaks %d: build lab and lab-helm together (make build)\n", req.Version, wire.Version)
+		return 2
+	}
+	normalizeNumbers(req.Values)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	resp := Serve(ctx, req, ev.emit)
+	if err := json.NewEncoder(out).Encode(resp); err != nil {
+		fmt.Fprintf(errw, "lab-helm: cannot write the answer: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// Serve carries out req, reporting progress to emit. Errors go into the
+// response.
+func Serve(ctx context.Context, req wire.Request, emit func(wire.Event)) *wire.Response {
+	if emit == nil {
+		emit = func(wire.Event) {}
+	}
+	var resp *wire.Response
+	var err error
+	if err = validate(req); err == nil {
+		var w *worker
+		w, err = newWorker(req, emit)
+		if err == nil {
+			switch req.Op {
+			case wire.OpPlan:
+				resp, err = w.plan(ctx)
+			case wire.OpApply:
+				resp, err = w.apply(ctx)
+			case wire.OpDelete:
+				resp, err = w.delete(ctx)
+			}
+		}
+	}
+	if resp == nil {
+		resp = &wire.Response{}
+	}
+	if err != nil {
+		resp.Error = err.Error()
+	}
+	return resp
+}
+
+func validate(req wire.Request) error {
+	switch req.Op {
+	case wire.OpPlan, wire.OpApply, wire.OpDelete:
+	default:
+		return fmt.Errorf("unknown operation %q (want plan, apply or delete)", req.Op)
+	}
+	if req.Name == "" || req.Namespace == "" {
+		return errors.New("release name and namespace are required")
+	}
+	if req.Op == wire.OpApply && req.Chart == "" {
+		return errors.New("apply needs a chart directory")
+	}
+	return nil
+}
+
+type worker struct {
+	req     wire.Request
+	cfg     *action.Configuration
+	emit    func(wire.Event)
+	timeout time.Duration
+}
+
+func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {
+	timeout := 5 * time.Minute
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("timeout %q is not a positive duration like \"5m\" or \"90s\"", req.Timeout)
+		}
+		timeout = d
+	}
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &req.Kubeconfig
+	flags.Context = &req.Context
+	flags.Namespace = &req.Namespace
+	if req.CacheDir != "" {
+		flags.CacheDir = &req.CacheDir
+	}
+	// Like lab's own clients: no client-side rate limit against a cluster
+	// lab usually owns; server warnings become events, not stderr text.
+	flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
+		c.QPS = -1
+		c.Burst = -1
+		c.UserAgent = "lab-helm"
+		c.WarningHandler = warnings{emit}
+		return c
+	}
+	w := &worker{req: req, emit: emit, timeout: timeout, cfg: new(action.Configuration)}
+	if err := w.cfg.Init(flags, req.Namespace, "secrets", w.helmLog); err != nil {
+		return nil, fmt.Errorf("connect helm to %s: %w", w.target(), err)
+	}
+	return w, nil
+}
+
+func (w *worker) target() string {
+	ctx, file := w.req.Context, w.req.Kubeconfig
+	if ctx == "" {
+		ctx = "(current context)"
+	}
+	if file == "" {
+		file = "default kubeconfig"
+	}
+	return fmt.Sprintf("context %s in %s", ctx, file)
+}
+
+func (w *worker) progress(format string, args ...any) {
+	w.emit(wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf(format, args...)})
+}
+
+// helmLog turns helm's debug log into events; the few lines that say what a
+// long wait is waiting for become progress.
+func (w *worker) helmLog(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	ev := wire.Event{Level: wire.LevelDebug, Msg: msg}
+	var n int
+	switch {
+	case strings.HasPrefix(format, "beginning wait for %d resources with timeout"):
+		if _, err := fmt.Sscanf(msg, "beginning wait for %d resources", &n); err == nil {
+			ev = wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf("waiting for %d resources to be ready", n), Total: n}
+		}
+	case strings.HasPrefix(format, "beginning wait for %d resources to be deleted"):
+		if _, err := fmt.Sscanf(msg, "beginning wait for %d resources", &n); err == nil {
+			ev = wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf("waiting for %d resources to be deleted", n), Total: n}
+		}
+	case strings.HasPrefix(format, "creating %d resource(s)"):
+		ev.Level = wire.LevelProgress
+	case strings.Contains(format, " is not ready: "), strings.Contains(format, "is not completed"), strings.Contains(format, "does not have"):
+		ev.Level = wire.LevelProgress
+	}
+	w.emit(ev)
+}
+
+// lastRelease returns the release's last revision, or nil when there is none.
+func (w *worker) lastRelease() (*release.Release, error) {
+	rel, err := w.cfg.Releases.Last(w.req.Name)
+	if err != nil {
+		if errors.Is(err, driver.ErrReleaseNotFound) || strings.Contains(err.Error(), "no revision for release") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read helm release %q in namespace %q on %s: %w", w.req.Name, w.req.Namespace, w.target(), err)
+	}
+	return rel, nil
+}
+
+func (w *worker) plan(ctx context.Context) (*wire.Response, error) {
+	resp := &wire.Response{}
+	if w.req.Chart != "" {
+		ch, err := loadChart(w.req.Chart)
+		if err != nil {
+			return nil, err
+		}
+		resp.Chart = &wire.Chart{Name: ch.Name(), Version: ch.Metadata.Version, Digest: chartDigest(ch)}
+	}
+	rel, err := w.lastRelease()
+	if err != nil || rel == nil {
+		return resp, err
+	}
+	resp.Release = toWire(rel)
+	if rel.Info.Status == release.StatusDeployed {
+		resp.Drift, err = w.liveDrift(ctx, rel)
+		if err != nil {
+			return resp, err
+		}
+	}
+	return resp, nil
+}
+
+func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
+	ch, err := loadChart(w.req.Chart)
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{wire.LabelChartDigest: chartDigest(ch)}
+	pr := ownerRenderer{labels: w.req.Labels, annotations: w.req.Annotations}
+	vals := w.req.Values
+	if vals == nil {
+		vals = map[string]any{}
+	}
+
+	last, err := w.lastRelease()
+	if err != nil {
+		return nil, err
+	}
+	if last != nil {
+		switch {
+		case last.Info.Status.IsPending():
+			// A pending release means a worker died mid-operation (helm's
+			// lock); nothing else runs it, so mark it failed and upgrade.
+			w.progress("release %s was left %s by an interrupted run; marking it failed", w.req.Name, last.Info.Status)
+			last.SetStatus(release.StatusFailed, "interrupted: lab-helm exited during "+last.Info.Status.String())
+			if err := w.cfg.Releases.Update(last); err != nil {
+				return nil, fmt.Errorf("release %q in namespace %q is stuck in %s and could not be reset: %w", w.req.Name, w.req.Namespace, last.Info.Status, err)
+			}
+		case last.Info.Status == release.StatusUninstalling || last.Info.Status == release.StatusUninstalled:
+			if err := w.uninstall(); err != nil {
+				return nil, err
+			}
+			last = nil
+		}
+	}
+
+	// helm's Wait polls every 2 s; lab waits itself (waitReady).
+	deadline := time.Now().Add(w.timeout)
+	var rel *release.Release
+	if last == nil {
+		w.progress("installing release %s (chart %s %s) into namespace %s", w.req.Name, ch.Name(), ch.Metadata.Version, w.req.Namespace)
+		inst := action.NewInstall(w.cfg)
+		inst.ReleaseName = w.req.Name
+		inst.Namespace = w.req.Namespace
+		inst.CreateNamespace = w.req.CreateNamespace
+		inst.Wait = false
+		inst.Timeout = w.timeout
+		inst.PostRenderer = pr
+		inst.Labels = labels
+		inst.Description = "installed by lab"
+		rel, err = inst.RunWithContext(ctx, ch, vals)
+		if err == nil && w.req.Wait {
+			if err = w.waitReady(ctx, rel, deadline); err != nil {
+				w.markFailed(rel, err)
+			}
+		}
+		if err != nil {
+			return nil, w.installFailed(err)
+		}
+	} else {
+		w.progress("upgrading release %s to chart %s %s (revision %d)", w.req.Name, ch.Name(), ch.Metadata.Version, last.Version+1)
+		up := action.NewUpgrade(w.cfg)
+		up.Namespace = w.req.Namespace
+		up.Wait = false
+		up.Timeout = w.timeout
+		up.PostRenderer = pr
+		up.Labels = labels
+		// The config's values are the whole truth: never reuse the last
+		// release's values when the config has none.
+		up.ResetValues = true
+		up.MaxHistory = 10
+		up.Description = "upgraded by lab"
+		rel, err = up.RunWithContext(ctx, w.req.Name, ch, vals)
+		if err == nil && w.req.Wait {
+			if err = w.waitReady(ctx, rel, deadline); err != nil {
+				w.markFailed(rel, err)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("upgrade of helm release %q in namespace %q failed: %w (the release is marked failed; fix the cause and apply again)", w.req.Name, w.req.Namespace, explain(err, w.timeout))
+		}
+	}
+	if err := w.relabel(rel); err != nil {
+		return nil, err
+	}
+	w.progress("release %s revision %d %s", rel.Name, rel.Version, rel.Info.Status)
+	return &wire.Response{Release: toWire(rel)}, nil
+}
+
+// installFailed uninstalls what a failed first install left behind, so the
+// next apply installs afresh instead of upgrading a broken release.
+func (w *worker) installFailed(err error) error {
+	msg := fmt.Sprintf("install of helm release %q in namespace %q failed: %v", w.req.Name, w.req.Namespace, explain(err, w.timeout))
+	rel, lerr := w.lastRelease()
+	if lerr != nil || rel == nil || rel.Version != 1 || (rel.Info.Status != release.StatusFailed && rel.Info.Status != release.StatusPendingInstall) {
+		return errors.New(msg)
+	}
+	w.progress("install failed; uninstalling the partial release %s", w.req.Name)
+	if uerr := w.uninstall(); uerr != nil {
+		return fmt.Errorf("%s; cleaning up the partial release failed too: %v", msg, uerr)
+	}
+	return errors.New(msg + " (the partial release was uninstalled, so the next apply starts clean)")
+}
+
+// explain adds what to do to helm's terse errors.
+func explain(err error, timeout time.Duration) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "timed out waiting for the condition"):
+		return fmt.Errorf("%w: not ready within the timeout of %s; check the pods (kubectl get pods -n <namespace>) or raise timeout", err, timeout)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: interrupted", err)
+	}
+	return err
+}
+
+func (w *worker) delete(ctx context.Context) (*wire.Response, error) {
+	last, err := w.lastRelease()
+	if err != nil || last == nil {
+		return &wire.Response{}, err
+	}
+	w.progress("uninstalling release %s from namespace %s", w.req.Name, w.req.Namespace)
+	return &wire.Response{}, w.uninstall()
+}
+
+func (w *worker) uninstall() error {
+	un := action.NewUninstall(w.cfg)
+	un.Wait = true
+	un.Timeout = w.timeout
+	un.IgnoreNotFound = true
+	if _, err := un.Run(w.req.Name); err != nil {
+		return fmt.Errorf("uninstall of helm release %q in namespace %q failed: %w", w.req.Name, w.req.Namespace, explain(err, w.timeout))
+	}
+	return nil
+}
+
+func toWire(rel *release.Release) *wire.Release {
+	out := &wire.Release{
+		Name:      rel.Name,
+		Namespace: rel.Namespace,
+		Revision:  rel.Version,
+		Values:    rel.Config,
+	}
+	if rel.Info != nil {
+		out.Status = rel.Info.Status.String()
+		out.Description = rel.Info.Description
+	}
+	if rel.Chart != nil && rel.Chart.Metadata != nil {
+		out.ChartName = rel.Chart.Metadata.Name
+		out.ChartVersion = rel.Chart.Metadata.Version
+	}
+	out.ChartDigest = rel.Labels[wire.LabelChartDigest]
+	out.Objects = strings.Count("\n"+rel.Manifest, "\n---")
+	return out
+}
+
+// events writes Event lines to stderr; helm logs from several goroutines.
+type events struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (e *events) emit(ev wire.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, _ = e.w.Write(append(b, '\n'))
+}
+
+// writer returns an io.Writer that turns each write (a log line) into an
+// event of the given level.
+func (e *events) writer(level string) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		e.emit(wire.Event{Level: level, Msg: strings.TrimRight(string(p), "\n")})
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+type warnings struct{ emit func(wire.Event) }
+
+func (w warnings) HandleWarningHeader(code int, agent, text string) {
+	if code == 299 && text != "" {
+		w.emit(wire.Event{Level: wire.LevelWarn, Msg: "API server warning: " + text})
+	}
+}
+
+// normalizeNumbers turns json.Number into int64 where exact, else float64,
+// so chart templates see integers as integers (replicas: 2, not 2.0e+00).
+func normalizeNumbers(m map[string]any) {
+	for k, x := range m {
+		m[k] = normalizeValue(x)
+	}
+}
+
+func normalizeValue(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		if f, err := v.Float64(); err == nil {
+			return f
+		}
+		return v.String()
+	case map[string]any:
+		for k, x := range v {
+			v[k] = normalizeValue(x)
+		}
+		return v
+	case []any:
+		for i, x := range v {
+			v[i] = normalizeValue(x)
+		}
+		return v
+	}
+	return v
+}
