@@ -9,5 +9,6 @@ func (a *app) commands() []*cobra.Command {
 		a.planCmd(), a.applyCmd(), a.destroyCmd(),
 		a.validateCmd(), a.fmtCmd(), a.graphCmd(), a.statusCmd(), a.outputCmd(),
 		a.forceUnlockCmd(), a.versionCmd(),
+		a.verifyCmd(), a.listCmd(), a.showCmd(), a.testCmd(), a.resetCmd(),
 	}
 }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+
+	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/verify"
+	"labs.dev/lab/providers/kube"
+)
+
+func (a *app) resetCmd() *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "reset <lab>",
+		Short: "Remove what the learner created for a lab, keeping lab's own objects",
+		Long: `reset deletes the objects in the lab's namespaces that lab did not create
+(objects without lab's ownership labels, not owned by lab's objects, not
+lab's helm releases, not the namespace's defaults), and lists them.
+The cluster and everything lab up made stay.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, labs, err := a.labs(args)
+			if err != nil {
+				return err
+			}
+			client, err := kube.Connect(a.clusterTarget(cfg))
+			if err != nil {
+				return err
+			}
+			res, err := verify.Reset(cmd.Context(), labs[0], verify.NewCluster(client), client.Discovery, verify.ResetOptions{
+				Owner:        resource.NewOwner(cfg.File),
+				HelmReleases: helmReleases(cfg),
+				DryRun:       dryRun,
+			})
+			if res != nil {
+				if a.output == "json" {
+					a.writeJSON(res)
+				} else {
+					verb := "deleted"
+					if dryRun {
+						verb = "would delete"
+					}
+					for _, r := range res.Deleted {
+						fmt.Fprintf(a.stdout, "%s %s\n", verb, r)
+					}
+					fmt.Fprintf(a.stdout, "Reset %s: %s %d object(s) in namespace %s.\n", res.Lab, verb, len(res.Deleted), strings.Join(res.Namespaces, ", "))
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be deleted, delete nothing")
+	a.varFlags(cmd.Flags())
+	return cmd
+}
+
+// helmReleases are the lab file's helm_release names and namespaces ("" when
+// only known after apply), so reset keeps their objects and storage.
+func helmReleases(cfg *config.Config) map[string]string {
+	out := map[string]string{}
+	ctx, _ := cfg.EvalContext(nil)
+	str := func(v cty.Value, name string) string {
+		if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+			return ""
+		}
+		s, _ := v.GetAttr(name).Unmark()
+		if s.IsNull() || !s.IsKnown() || s.Type() != cty.String {
+			return ""
+		}
+		return s.AsString()
+	}
+	for _, r := range cfg.Resources {
+		if r.Addr.Type != "helm_release" {
+			continue
+		}
+		v, diags := r.Decode(ctx)
+		if diags.HasErrors() {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		if name := str(v, "name"); name != "" {
+			out[name] = str(v, "namespace")
+		}
+	}
+	return out
+}

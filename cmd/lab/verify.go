@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/verify"
+	"labs.dev/lab/providers/kube"
+)
+
+func (a *app) verifyCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "verify [<lab>...]",
+		Short: "Check the learner's work: every check of the named labs (all labs if none)",
+		Long: `verify runs the checks of the named labs (all labs if none) against the
+live cluster, in parallel, retrying each until it passes or its timeout
+ends. It only reads the cluster.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 could not check
+(bad lab file, cluster unreachable, not allowed to read).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, labs, err := a.labs(args)
+			if err != nil {
+				return withCode(exitChanges, unwrapCode(err))
+			}
+			cl, err := a.cluster(cfg)
+			if err != nil {
+				return withCode(exitChanges, err)
+			}
+			res := verify.Run(cmd.Context(), labs, verify.Options{Source: cl, Timeout: timeout})
+			if msg, ok := sameError(res); ok && a.output == "text" {
+				return withCode(exitChanges, errors.New(msg))
+			}
+			switch a.output {
+			case "json":
+				_ = res.WriteJSON(a.stdout)
+			case "junit":
+				_ = res.WriteJUnit(a.stdout)
+			default:
+				res.WriteText(a.stdout, a.stdoutPaint())
+			}
+			if code := res.ExitCode(); code != 0 {
+				return withCode(code, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "how long each check retries before it fails (default: the check's timeout, else 10s)")
+	a.varFlags(cmd.Flags())
+	return cmd
+}
+
+// labs loads the lab file and decodes the named labs (all when none),
+// printing every diagnostic at once.
+func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
+	cfg, err := a.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	labs, diags := verify.Decode(cfg, nil)
+	if len(diags) > 0 {
+		if a.output == "json" {
+			a.writeJSON(map[string]any{"diagnostics": diagsJSON(diags)})
+		} else {
+			cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
+		}
+	}
+	if diags.HasErrors() {
+		return nil, nil, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file))
+	}
+	if len(labs) == 0 {
+		return nil, nil, fmt.Errorf("%s declares no lab blocks", displayPath(cfg, a.file))
+	}
+	if len(names) == 0 {
+		return cfg, labs, nil
+	}
+	byName := map[string]*verify.Lab{}
+	var all []string
+	for _, l := range labs {
+		byName[l.Name] = l
+		all = append(all, l.Name)
+	}
+	var out []*verify.Lab
+	seen := map[string]bool{}
+	for _, n := range names {
+		l, ok := byName[n]
+		if !ok {
+			return nil, nil, fmt.Errorf("there is no lab %q in %s; labs: %s (lab list shows them)", n, displayPath(cfg, a.file), strings.Join(all, ", "))
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, l)
+		}
+	}
+	return cfg, out, nil
+}
+
+// cluster connects to the cluster the lab file names (see clusterTarget).
+func (a *app) cluster(cfg *config.Config) (*verify.Cluster, error) {
+	c, err := kube.Connect(a.clusterTarget(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return verify.NewCluster(c), nil
+}
+
+func (a *app) stdoutPaint() verify.Paint {
+	if !a.color(a.stdout) {
+		return nil
+	}
+	return func(s, code string) string { return "\x1b[" + code + "m" + s + "\x1b[0m" }
+}
+
+// sameError reports the one error every check hit (an unreachable
+// cluster), so it is said once instead of once per check.
+func sameError(r *verify.Result) (string, bool) {
+	msg := ""
+	for _, l := range r.Labs {
+		for _, c := range l.Checks {
+			if c.Status != verify.Errored || (msg != "" && c.Error != msg) {
+				return "", false
+			}
+			msg = c.Error
+		}
+	}
+	return msg, msg != ""
+}
+
+// unwrapCode drops an exit code so the caller can choose its own.
+func unwrapCode(err error) error {
+	var ce *codeError
+	if errors.As(err, &ce) {
+		if ce.err == nil {
+			return errors.New("the lab file has errors")
+		}
+		return ce.err
+	}
+	return err
+}
