@@ -11,7 +11,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -178,4 +181,61 @@ func retriable(err error) bool {
 	return apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsServerTimeout(err) ||
 		apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) ||
 		apierrors.IsTimeout(err) || isConnErr(err)
+}
+
+// applyNodeStatus gives a node what a kind node reports about itself:
+// this machine's CPUs, memory and kernel (kind nodes share the host's),
+// the kubelet version of the control plane and kind's node OS. kwok's
+// node-initialize stage keeps values that are already there.
+func applyNodeStatus(ctx context.Context, dyn dynamic.Interface, name string) error {
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	resources := map[string]any{
+		"cpu":               strconv.Itoa(runtime.NumCPU()),
+		"memory":            memTotal(),
+		"pods":              "110",
+		"ephemeral-storage": "100Gi",
+		"hugepages-2Mi":     "0",
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Node",
+		"metadata":   map[string]any{"name": name},
+		"status": map[string]any{
+			"capacity":    resources,
+			"allocatable": resources,
+			"nodeInfo": map[string]any{
+				"architecture":            runtime.GOARCH,
+				"bootID":                  "",
+				"containerRuntimeVersion": "containerd://2.1.4",
+				"kernelVersion":           strings.TrimSpace(string(kernel)),
+				"kubeProxyVersion":        kubeVersion,
+				"kubeletVersion":          kubeVersion,
+				"machineID":               "",
+				"operatingSystem":         "linux",
+				"osImage":                 "Debian GNU/Linux 12 (bookworm)",
+				"systemUUID":              "",
+			},
+		},
+	}}
+	nodes := gvrs[schema.GroupVersionKind{Version: "v1", Kind: "Node"}]
+	if _, err := dyn.Resource(nodes).ApplyStatus(ctx, name, obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+		return fmt.Errorf("set status of node %s: %w", name, err)
+	}
+	return nil
+}
+
+// kubeVersion is the pinned Kubernetes version of BinKey.
+var kubeVersion = strings.TrimPrefix(strings.Split(BinKey, "_")[0], "k8s-")
+
+// memTotal is this machine's memory as a Kubernetes quantity.
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				return f[1] + "Ki"
+			}
+		}
+	}
+	return "8Gi"
 }

@@ -514,6 +514,11 @@ func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record) error 
 		if err := applyAll(ctx, o.Log, dyn, objs); err != nil {
 			return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
 		}
+		for _, n := range data.Nodes {
+			if err := applyNodeStatus(ctx, dyn, n.Name); err != nil {
+				return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
+			}
+		}
 		r.Nodes = max(r.Nodes, o.Nodes)
 	}
 	// Static-pod lookalikes name their node as owner, so they need its UID.
