@@ -305,7 +305,7 @@ func decide(a args, resp *wire.Response, prior cty.Value, hasPrior bool) *resour
 		c.Reason = "objects of the release were changed outside lab"
 		for _, d := range resp.Drift {
 			if d.Missing {
-				c.Fields = append(c.Fields, resource.FieldDiff{Path: d.ID(), New: "deleted outside lab"})
+				c.Fields = append(c.Fields, resource.FieldDiff{Path: d.ID(), Old: "deleted outside lab", New: "recreated"})
 				continue
 			}
 			for _, f := range d.Fields {

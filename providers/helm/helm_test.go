@@ -202,7 +202,7 @@ func TestDecide(t *testing.T) {
 	}
 	c = decide(a, &wire.Response{Chart: local, Release: deployed(), Drift: drift}, prior, true)
 	wantFields := []resource.FieldDiff{
-		{Path: "Deployment staging/fleet", New: "deleted outside lab"},
+		{Path: "Deployment staging/fleet", Old: "deleted outside lab", New: "recreated"},
 		{Path: "Service staging/fleet spec.type", Old: `"NodePort"`, New: `"ClusterIP"`},
 	}
 	if c.Action != resource.Update || !c.Drift || !reflect.DeepEqual(c.Fields, wantFields) {

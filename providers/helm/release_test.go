@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -160,7 +161,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	}
 	waitGone(t, h, "fleet")
 	c = h.plan()
-	want := "Deployment " + h.ns + "/fleet:  → deleted outside lab\n"
+	want := "Deployment " + h.ns + "/fleet: deleted outside lab → recreated\n"
 	if c.Action != resource.Update || !c.Drift || fields(c) != want {
 		t.Fatalf("plan after kubectl delete: %+v\n%s", c, fields(c))
 	}
@@ -228,12 +229,32 @@ func TestReleaseLifecycle(t *testing.T) {
 	if err != nil || len(secrets.Items) != 0 {
 		t.Errorf("helm release records after delete: %v %d", err, len(secrets.Items))
 	}
+	if _, err := h.cs.CoreV1().Namespaces().Get(h.ctx(), h.ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace made by create_namespace left after delete: %v", err)
+	}
 	if err := Release().Delete(h.ctx(), resource.DeleteRequest{Env: h.env, Addr: h.addr, Prior: h.prior}); err != nil {
 		t.Errorf("second delete: %v", err)
 	}
 	c = h.plan()
 	if c.Action != resource.Create || !c.Drift || c.Reason != "deleted outside lab" {
 		t.Errorf("plan after uninstall with state: %+v", c)
+	}
+}
+
+// create_namespace on a namespace that already exists: delete leaves it.
+func TestDeleteKeepsNamespaceItDidNotCreate(t *testing.T) {
+	h := newHarness(t, "helm-ownns")
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.ns}}
+	if _, err := h.cs.CoreV1().Namespaces().Create(h.ctx(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.mustApply(h.plan())
+	if err := Release().Delete(h.ctx(), resource.DeleteRequest{Env: h.env, Addr: h.addr, Prior: h.prior}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.cs.CoreV1().Namespaces().Get(h.ctx(), h.ns, metav1.GetOptions{})
+	if err != nil || got.DeletionTimestamp != nil {
+		t.Fatalf("namespace lab did not create was deleted: %v %v", err, got.DeletionTimestamp)
 	}
 }
 

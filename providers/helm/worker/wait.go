@@ -63,13 +63,16 @@ func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline t
 		}
 		select {
 		case <-ctx.Done():
-			msg := "not ready"
+			var msg string
 			if ctx.Err() == context.DeadlineExceeded {
 				msg = fmt.Sprintf("not ready within the timeout of %s", w.timeout)
 			} else {
 				msg = "interrupted while waiting for"
 			}
 			err := fmt.Errorf("%s: %s", msg, strings.Join(notReady, ", "))
+			if ctx.Err() == context.DeadlineExceeded {
+				err = fmt.Errorf("%w; `kubectl describe pods -n %s` shows why (e.g. Pending: no node fits), or raise timeout", err, w.req.Namespace)
+			}
 			if lastErr != nil && ctx.Err() == context.DeadlineExceeded {
 				err = fmt.Errorf("%w (last error: %v)", err, lastErr)
 			}

@@ -264,7 +264,18 @@ func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
 		inst.PostRenderer = pr
 		inst.Labels = labels
 		inst.Description = "installed by lab"
+		created := false
+		if w.req.CreateNamespace {
+			exists, err := w.namespaceExists(ctx)
+			if err != nil {
+				return nil, err
+			}
+			created = !exists
+		}
 		rel, err = inst.RunWithContext(ctx, ch, vals)
+		if err == nil && created {
+			err = w.claimNamespace(ctx)
+		}
 		if err == nil && w.req.Wait {
 			if err = w.waitReady(ctx, rel, deadline); err != nil {
 				w.markFailed(rel, err)
@@ -332,11 +343,16 @@ func explain(err error, timeout time.Duration) error {
 
 func (w *worker) delete(ctx context.Context) (*wire.Response, error) {
 	last, err := w.lastRelease()
-	if err != nil || last == nil {
+	if err != nil {
 		return &wire.Response{}, err
 	}
-	w.progress("uninstalling release %s from namespace %s", w.req.Name, w.req.Namespace)
-	return &wire.Response{}, w.uninstall()
+	if last != nil {
+		w.progress("uninstalling release %s from namespace %s", w.req.Name, w.req.Namespace)
+		if err := w.uninstall(); err != nil {
+			return &wire.Response{}, err
+		}
+	}
+	return &wire.Response{}, w.dropNamespace(ctx)
 }
 
 func (w *worker) uninstall() error {
