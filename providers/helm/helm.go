@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -113,6 +114,9 @@ func parseArgs(dir string, v cty.Value) (args, error) {
 	chart, err := chartDir(dir, str(v, "chart"))
 	if err != nil {
 		return a, err
+	}
+	if fi, err := os.Stat(chart); err != nil || !fi.IsDir() {
+		return a, fmt.Errorf("chart %q: no chart directory at %s", str(v, "chart"), chart)
 	}
 	a.Chart = chart
 	if a.Values, err = valuesOf(v); err != nil {

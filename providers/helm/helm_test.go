@@ -79,6 +79,7 @@ func config(t *testing.T, attrs map[string]cty.Value) cty.Value {
 
 func TestParseArgs(t *testing.T) {
 	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "charts", "fleet"), 0o755)
 	base := map[string]cty.Value{
 		"name":      cty.StringVal("fleet"),
 		"chart":     cty.StringVal("charts/fleet"),
@@ -109,6 +110,7 @@ func TestParseArgs(t *testing.T) {
 		{map[string]cty.Value{"values": cty.StringVal("replicas=3")}, "values must be an object"},
 		{map[string]cty.Value{"values": cty.ListVal([]cty.Value{cty.True})}, "values must be an object"},
 		{map[string]cty.Value{"chart": cty.StringVal("../x")}, "outside the lab directory"},
+		{map[string]cty.Value{"chart": cty.StringVal("charts/flet")}, `chart "charts/flet": no chart directory at ` + filepath.Join(dir, "charts", "flet")},
 	} {
 		attrs := map[string]cty.Value{}
 		for k, v := range base {
@@ -221,6 +223,7 @@ func TestDecide(t *testing.T) {
 
 func TestPlanReplacesOnRename(t *testing.T) {
 	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "charts", "fleet"), 0o755)
 	cfg := config(t, map[string]cty.Value{"name": cty.StringVal("fleet2"), "chart": cty.StringVal("charts/fleet"), "namespace": cty.StringVal("staging")})
 	prior := config(t, map[string]cty.Value{"name": cty.StringVal("fleet"), "chart": cty.StringVal("charts/fleet"), "namespace": cty.StringVal("staging")})
 	c, err := Release().Plan(context.Background(), resource.PlanRequest{Env: env(dir), Addr: resource.Addr{Type: "helm_release", Name: "f"}, Config: cfg, Prior: prior})
@@ -233,6 +236,7 @@ func TestWorkerMissing(t *testing.T) {
 	t.Setenv("LAB_BIN_DIR", t.TempDir())
 	t.Setenv("PATH", t.TempDir())
 	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "charts", "fleet"), 0o755)
 	cfg := config(t, map[string]cty.Value{"name": cty.StringVal("fleet"), "chart": cty.StringVal("charts/fleet"), "namespace": cty.StringVal("staging")})
 	_, err := Release().Plan(context.Background(), resource.PlanRequest{Env: env(dir), Addr: resource.Addr{Type: "helm_release", Name: "f"}, Config: cfg})
 	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), "helm_release.f") {

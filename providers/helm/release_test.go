@@ -3,6 +3,7 @@ package helm
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/helm/wire"
 )
 
 // labDir makes a lab directory holding a copy of charts/fleet.
@@ -341,4 +343,74 @@ func copyTree(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lab-helm killed with SIGKILL while waiting (kill -9 of lab, a closed
+// laptop): the release is left pending, the next plan says so, and apply
+// converges.
+func TestKilledWorkerConverges(t *testing.T) {
+	h := newHarness(t, "helm-killed")
+	h.attrs["values"] = cty.ObjectVal(map[string]cty.Value{
+		"nodeSelector": cty.ObjectVal(map[string]cty.Value{"lab.dev/no-such-node": cty.StringVal("x")}),
+	})
+	a, err := parseArgs(h.env.Dir, h.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := json.Marshal(a.request(h.env, h.addr, wire.OpApply))
+	bin, err := workerPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if strings.Contains(stderr.String(), "resources ready") {
+			break
+		}
+		if i > 200 {
+			cmd.Process.Kill()
+			t.Fatalf("worker never started waiting: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	h.prior = config(t, h.attrs)
+	c := h.plan()
+	if c.Action != resource.Update || !strings.Contains(c.Reason, "pending-install") {
+		t.Fatalf("plan after kill: %+v", c)
+	}
+	h.attrs["values"] = cty.ObjectVal(map[string]cty.Value{"replicas": cty.NumberIntVal(1)})
+	v := h.mustApply(h.plan())
+	if v.GetAttr("status").AsString() != "deployed" {
+		t.Fatalf("after apply: %#v", v)
+	}
+	if c := h.plan(); c.Action != resource.NoOp {
+		t.Fatalf("plan after recovery: %+v\n%s", c, fields(c))
+	}
+}
+
+// lockedBuffer is written by exec's copying goroutine and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

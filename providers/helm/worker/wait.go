@@ -82,6 +82,27 @@ func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline t
 	}
 }
 
+// wait waits for the release's objects with the release recorded as
+// pending, as helm's own Wait would leave it: a worker killed while waiting
+// leaves a pending release that the next plan retries, not a "deployed"
+// one whose pods never became ready.
+func (w *worker) wait(ctx context.Context, rel *release.Release, pending release.Status, deadline time.Time) error {
+	status, desc := rel.Info.Status, rel.Info.Description
+	rel.SetStatus(pending, "waiting for the release's objects to be ready")
+	if err := w.cfg.Releases.Update(rel); err != nil {
+		return fmt.Errorf("record helm release %q as waiting: %w", rel.Name, err)
+	}
+	if err := w.waitReady(ctx, rel, deadline); err != nil {
+		w.markFailed(rel, err)
+		return err
+	}
+	rel.SetStatus(status, desc)
+	if err := w.cfg.Releases.Update(rel); err != nil {
+		return fmt.Errorf("record helm release %q as %s: %w", rel.Name, status, err)
+	}
+	return nil
+}
+
 // markFailed records a release whose objects never became ready as
 // failed, so the next plan retries it.
 func (w *worker) markFailed(rel *release.Release, err error) {

@@ -154,6 +154,17 @@ func (w *worker) target() string {
 	return fmt.Sprintf("context %s in %s", ctx, file)
 }
 
+func (w *worker) kubectlFlags() string {
+	var f string
+	if w.req.Kubeconfig != "" {
+		f += " --kubeconfig " + w.req.Kubeconfig
+	}
+	if w.req.Context != "" {
+		f += " --context " + w.req.Context
+	}
+	return f
+}
+
 func (w *worker) progress(format string, args ...any) {
 	w.emit(wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf(format, args...)})
 }
@@ -188,7 +199,7 @@ func (w *worker) lastRelease() (*release.Release, error) {
 		if errors.Is(err, driver.ErrReleaseNotFound) || strings.Contains(err.Error(), "no revision for release") {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("read helm release %q in namespace %q on %s: %w", w.req.Name, w.req.Namespace, w.target(), err)
+		return nil, fmt.Errorf("read helm release %q in namespace %q on %s: %w (is the cluster up and the context right? `kubectl%s get nodes` checks)", w.req.Name, w.req.Namespace, w.target(), err, w.kubectlFlags())
 	}
 	return rel, nil
 }
@@ -277,9 +288,7 @@ func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
 			err = w.claimNamespace(ctx)
 		}
 		if err == nil && w.req.Wait {
-			if err = w.waitReady(ctx, rel, deadline); err != nil {
-				w.markFailed(rel, err)
-			}
+			err = w.wait(ctx, rel, release.StatusPendingInstall, deadline)
 		}
 		if err != nil {
 			return nil, w.installFailed(err)
@@ -299,9 +308,7 @@ func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
 		up.Description = "upgraded by lab"
 		rel, err = up.RunWithContext(ctx, w.req.Name, ch, vals)
 		if err == nil && w.req.Wait {
-			if err = w.waitReady(ctx, rel, deadline); err != nil {
-				w.markFailed(rel, err)
-			}
+			err = w.wait(ctx, rel, release.StatusPendingUpgrade, deadline)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("upgrade of helm release %q in namespace %q failed: %w (the release is marked failed; fix the cause and apply again)", w.req.Name, w.req.Namespace, explain(err, w.timeout))
