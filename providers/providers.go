@@ -8,6 +8,8 @@ import "labs.dev/lab/providers/kubernetes"
 
 import "labs.dev/lab/providers/helm"
 
+import "labs.dev/lab/providers/kind"
+
 // Kinds returns every resource kind by its block type.
 func Kinds() map[string]resource.Kind {
 	kinds := map[string]resource.Kind{}
@@ -16,6 +18,7 @@ func Kinds() map[string]resource.Kind {
 		kubernetes.Namespace(),
 		kubernetes.Manifest(),
 		helm.Release(),
+		kind.New(),
 	} {
 		kinds[k.Type()] = k
 	}

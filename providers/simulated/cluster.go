@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -276,7 +277,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	if st.State == Stopped {
 		if r.Ports.APIServer != 0 {
-			o.Progress(fmt.Sprintf("Restarting simulated cluster %q on its existing data (down: %v)", o.Name, st.Down))
+			o.Progress(fmt.Sprintf("Restarting simulated cluster %q on its existing data (down: %s)", o.Name, strings.Join(st.Down, ", ")))
 		}
 		// etcd and the API server carry the ports; restart everything
 		// when either is down so the others reconnect to the new ones.
