@@ -315,7 +315,7 @@ extra_port_mappings = [{ container_port = 30080, host_port = 8080 }, { container
 func TestBadConfig(t *testing.T) {
 	f := newFixture(t)
 	for src, want := range map[string]string{
-		`name = "Kind"`:                                      "not a valid kind cluster name",
+		`name = "Kind"`: "not a valid kind cluster name",
 		`name = "kind"
 runtime = "lxc"`: "not one of auto, docker, podman, simulated",
 		`name = "kind"
