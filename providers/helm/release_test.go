@@ -414,3 +414,34 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// helm's record deleted by hand (kubectl delete secrets --all): the
+// objects are lab's, so apply takes them over instead of failing forever.
+func TestLostHelmRecordConverges(t *testing.T) {
+	h := newHarness(t, "helm-lostrecord")
+	h.mustApply(h.plan())
+	if err := h.cs.CoreV1().Secrets(h.ns).DeleteCollection(h.ctx(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "owner=helm"}); err != nil {
+		t.Fatal(err)
+	}
+	c := h.plan()
+	if c.Action != resource.Create || !c.Drift {
+		t.Fatalf("plan after losing the record: %+v", c)
+	}
+	h.mustApply(c)
+	if c := h.plan(); c.Action != resource.NoOp {
+		t.Fatalf("plan after adoption: %+v\n%s", c, fields(c))
+	}
+
+	// Someone else's object in the way is refused.
+	if err := h.cs.CoreV1().Secrets(h.ns).DeleteCollection(h.ctx(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "owner=helm"}); err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte(`{"metadata":{"annotations":{"lab.dev/resource":"helm_release.other"}}}`)
+	if _, err := h.cs.CoreV1().Services(h.ns).Patch(h.ctx(), "fleet", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.apply(h.plan())
+	if err == nil || !strings.Contains(err.Error(), "lab installs only over objects it made for this resource; delete Service "+h.ns+"/fleet") {
+		t.Fatalf("err = %v", err)
+	}
+}

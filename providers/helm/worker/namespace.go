@@ -64,13 +64,7 @@ func (w *worker) dropNamespace(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read namespace %s: %w", w.req.Namespace, err)
 	}
-	want := w.req.Annotations[annotationResource]
-	for k, v := range w.req.Labels {
-		if ns.Labels[k] != v {
-			return nil
-		}
-	}
-	if want == "" || ns.Annotations[annotationResource] != want || len(w.req.Labels) == 0 {
+	if !w.ours(ns.Labels, ns.Annotations) {
 		return nil
 	}
 	w.progress("deleting namespace %s, created for release %s", w.req.Namespace, w.req.Name)

@@ -266,15 +266,18 @@ func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
 	var rel *release.Release
 	if last == nil {
 		w.progress("installing release %s (chart %s %s) into namespace %s", w.req.Name, ch.Name(), ch.Metadata.Version, w.req.Namespace)
-		inst := action.NewInstall(w.cfg)
-		inst.ReleaseName = w.req.Name
-		inst.Namespace = w.req.Namespace
-		inst.CreateNamespace = w.req.CreateNamespace
-		inst.Wait = false
-		inst.Timeout = w.timeout
-		inst.PostRenderer = pr
-		inst.Labels = labels
-		inst.Description = "installed by lab"
+		newInstall := func() *action.Install {
+			inst := action.NewInstall(w.cfg)
+			inst.ReleaseName = w.req.Name
+			inst.Namespace = w.req.Namespace
+			inst.CreateNamespace = w.req.CreateNamespace
+			inst.Wait = false
+			inst.Timeout = w.timeout
+			inst.PostRenderer = pr
+			inst.Labels = labels
+			inst.Description = "installed by lab"
+			return inst
+		}
 		created := false
 		if w.req.CreateNamespace {
 			exists, err := w.namespaceExists(ctx)
@@ -283,7 +286,10 @@ func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
 			}
 			created = !exists
 		}
-		rel, err = inst.RunWithContext(ctx, ch, vals)
+		rel, err = newInstall().RunWithContext(ctx, ch, vals)
+		if err != nil && strings.Contains(err.Error(), "exists and cannot be imported into the current release") {
+			rel, err = w.adopt(ctx, newInstall, ch, vals, err)
+		}
 		if err == nil && created {
 			err = w.claimNamespace(ctx)
 		}
