@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"labs.dev/lab/providers/kube"
 )
@@ -94,6 +95,8 @@ type Cluster struct {
 	// Host and Context name the cluster in errors.
 	Host, Context string
 
+	target kube.Target // to name the current context in errors
+
 	mu    sync.Mutex
 	lists map[string]*listing
 	maps  map[string]Mapping
@@ -108,7 +111,7 @@ type listing struct {
 
 // NewCluster reads through c.
 func NewCluster(c *kube.Client) *Cluster {
-	return &Cluster{dyn: c.Dynamic, mapper: c.Mapper, Host: c.Config.Host, Context: c.Target.Context}
+	return &Cluster{dyn: c.Dynamic, mapper: c.Mapper, Host: c.Config.Host, Context: c.Target.Context, target: c.Target}
 }
 
 // NewClusterFrom is NewCluster from parts, for callers with their own
@@ -281,7 +284,11 @@ func isUnreachable(err error) bool {
 
 func (c *Cluster) wrap(err error) error {
 	if isUnreachable(err) {
-		return &UnreachableError{Host: c.Host, Context: c.Context, Err: err}
+		ctx := c.Context
+		if ctx == "" {
+			ctx = currentContext(c.target.Kubeconfig)
+		}
+		return &UnreachableError{Host: c.Host, Context: ctx, Err: err}
 	}
 	return err
 }
@@ -303,6 +310,20 @@ func (c *Cluster) listError(err error, m Mapping, ns string) error {
 		return w
 	}
 	return fmt.Errorf("list %s %s: %w", m.Resource.Resource, where, err)
+}
+
+// currentContext names the kubeconfig's current context, for messages
+// only; it is read on the error path, never before a check.
+func currentContext(kubeconfig string) string {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	raw, err := rules.Load()
+	if err != nil || raw == nil {
+		return ""
+	}
+	return raw.CurrentContext
 }
 
 func apiMessage(err error) string {
