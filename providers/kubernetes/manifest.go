@@ -543,9 +543,7 @@ func deleteOwned(ctx context.Context, env resource.Env, addr resource.Addr, c *k
 		return nil
 	}
 	if !wait {
-		uid := live.GetUID()
-		fg := metav1.DeletePropagationForeground
-		err := ri.Delete(ctx, p.id.Name, metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
+		err := ri.Delete(ctx, p.id.Name, deleteOptions(live))
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("%s: delete %s: %w", addr, p.id, err)
 		}

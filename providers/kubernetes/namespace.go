@@ -230,12 +230,7 @@ func (n namespace) Delete(ctx context.Context, req resource.DeleteRequest) error
 // deleteAndWait deletes live (only that incarnation of it) and waits
 // until it is gone.
 func deleteAndWait(ctx context.Context, env resource.Env, addr resource.Addr, ri dynamic.ResourceInterface, what string, live *unstructured.Unstructured) error {
-	uid := live.GetUID()
-	fg := metav1.DeletePropagationForeground
-	err := ri.Delete(ctx, live.GetName(), metav1.DeleteOptions{
-		PropagationPolicy: &fg,
-		Preconditions:     &metav1.Preconditions{UID: &uid},
-	})
+	err := ri.Delete(ctx, live.GetName(), deleteOptions(live))
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
@@ -244,10 +239,24 @@ func deleteAndWait(ctx context.Context, env resource.Env, addr resource.Addr, ri
 	case err != nil:
 		return fmt.Errorf("%s: delete %s: %w", addr, what, err)
 	}
-	if err := waitGone(ctx, env, addr, ri, live.GetName(), what, uid); err != nil {
+	if err := waitGone(ctx, env, addr, ri, live.GetName(), what, live.GetUID()); err != nil {
 		return fmt.Errorf("%s: %s was deleted but %w", addr, what, err)
 	}
 	return nil
+}
+
+// deleteOptions deletes only this incarnation of live. Built-in kinds go
+// in the foreground, so "gone" includes their dependents (a Deployment's
+// pods); other groups in the background, because the garbage
+// collector may not watch a new CRD's kind yet and would hold a
+// foreground deletion until it does (30 s and more).
+func deleteOptions(live *unstructured.Unstructured) metav1.DeleteOptions {
+	uid := live.GetUID()
+	policy := metav1.DeletePropagationForeground
+	if gv, err := schema.ParseGroupVersion(live.GetAPIVersion()); err != nil || !builtin(gv.Group) {
+		policy = metav1.DeletePropagationBackground
+	}
+	return metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid}}
 }
 
 // waitGone polls until the object name with this uid no longer exists.

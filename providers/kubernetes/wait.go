@@ -46,14 +46,15 @@ func waitReady(ctx context.Context, env resource.Env, addr resource.Addr, c *kub
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var b backoff
+	var said string
+	var saidAt time.Time
 	for {
 		x := objs[pending[0]]
-		env.Progress(resource.Progress{
-			Addr:  addr,
-			Msg:   fmt.Sprintf("waiting for %s to be %s: %s", count(len(pending), "object"), word, x.id.String()+": "+verdicts[pending[0]].message),
-			Done:  len(objs) - len(pending),
-			Total: len(objs),
-		})
+		msg := fmt.Sprintf("waiting for %s to be %s: %s: %s", count(len(pending), "object"), word, x.id, verdicts[pending[0]].message)
+		if msg != said || time.Since(saidAt) > 5*time.Second {
+			env.Progress(resource.Progress{Addr: addr, Msg: msg, Done: len(objs) - len(pending), Total: len(objs)})
+			said, saidAt = msg, time.Now()
+		}
 		if err := b.wait(wctx); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("%s: stopped waiting for objects to be %s: %w", addr, word, ctx.Err())
@@ -76,6 +77,7 @@ func waitReady(ctx context.Context, env resource.Env, addr resource.Addr, c *kub
 				verdicts[i] = readiness{status.UnknownStatus, err.Error()}
 			default:
 				verdicts[i] = assess(u)
+				objs[i].live = u
 			}
 			return nil
 		})
