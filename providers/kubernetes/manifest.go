@@ -301,19 +301,25 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 
 	ch := &resource.Change{Fields: fields}
 	var why []string
+	for _, it := range items {
+		if _, ours := r.crds[it.gvk().GroupKind()]; !it.served && !ours {
+			why = append(why, fmt.Sprintf("kind %s (%s) is not served by the cluster yet; apply fails unless a resource this one depends on installs its CRD", it.id.Kind, it.Obj.GetAPIVersion()))
+			break
+		}
+	}
 	if deleted > 0 {
 		why = append(why, count(deleted, "object")+" deleted outside lab")
 	}
 	if changed > 0 {
 		why = append(why, count(changed, "object")+" changed outside lab")
 	}
-	ch.Drift = len(why) > 0
-	ch.Reason = strings.Join(why, ", ")
+	ch.Drift = deleted > 0 || changed > 0
+	ch.Reason = strings.Join(why, "; ")
 	switch {
 	case !inState:
 		ch.Action = resource.Create
 		if exist := len(items) - absent; exist > 0 {
-			ch.Reason = fmt.Sprintf("%d of %d objects exist already; lab applies over them and deletes only those it created", exist, len(items))
+			ch.Reason = strings.Join(append(why, fmt.Sprintf("%d of %d objects exist already; lab applies over them and deletes only those it created", exist, len(items))), "; ")
 		}
 	case len(fields) == 0:
 		ch.Action = resource.NoOp
