@@ -150,7 +150,7 @@ lab "deploy-fleet" {
     assert {
       condition     = try(fleet.status.updatedReplicas, 0) >= fleet.spec.replicas
       error_message = "the rollout is not finished: ${actual} of ${fleet.spec.replicas} replicas run the current pod template."
-      hint          = "Watch it with kubectl rollout status deployment fleet -n dev; if it is stuck, kubectl describe deployment fleet -n dev says why."
+      hint          = "Watch it with kubectl rollout status deployment fleet -n dev. If it was paused, resume it: kubectl rollout resume deployment fleet -n dev; if it is stuck, kubectl describe deployment fleet -n dev says why."
     }
     assert {
       condition     = try(fleet.status.availableReplicas, 0) >= fleet.spec.replicas

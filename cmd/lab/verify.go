@@ -105,7 +105,7 @@ func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
 func (a *app) cluster(cfg *config.Config) (*verify.Cluster, error) {
 	c, err := kube.Connect(a.clusterTarget(cfg))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w — is the cluster up? run `lab up`", err)
 	}
 	return verify.NewCluster(c), nil
 }

@@ -227,6 +227,11 @@ func (c *Cluster) Elsewhere(ctx context.Context, s *Selection) []ObjectRef {
 	}
 	var out []ObjectRef
 	for _, o := range list.Items {
+		// Objects lab or helm made (a lab's sample fleets) are not the
+		// learner's misplaced work.
+		if m := o.GetLabels()["app.kubernetes.io/managed-by"]; m == "lab" || m == "Helm" {
+			continue
+		}
 		if o.GetNamespace() != s.Namespace {
 			out = append(out, ObjectRef{APIVersion: s.APIVersion, Kind: s.Kind, Namespace: o.GetNamespace(), Name: o.GetName()})
 		}

@@ -256,7 +256,7 @@ spec:
 		}, []string{"managed-pods"}, []string{"ReplicaSet dev/mine", "ReplicaSet mine was made by hand"}},
 		{"in the default namespace", func() { e.apply(fleetSpec{Namespace: "default"}.yaml()) },
 			[]string{"deployment", "replicas", "rolling-update", "available", "managed-pods"},
-			[]string{"no Deployment named fleet in namespace dev (there is one in namespace default; it must be in dev)"}},
+			[]string{"no Deployment named fleet in namespace dev; there is one in namespace default, but the task needs it in dev"}},
 		{"nothing at all", func() {}, []string{"deployment", "replicas", "rolling-update", "available", "managed-pods"},
 			[]string{"no Deployment named fleet in namespace dev", "0 passed, 5 failed"}},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,7 +116,7 @@ func runCheck(ctx context.Context, l *Lab, c *Check, opts Options, began time.Ti
 					for _, ref := range refs {
 						where = append(where, ref.Namespace)
 					}
-					r.Failures[i].Message += fmt.Sprintf(" (there is one in namespace %s; it must be in %s)", strings.Join(where, ", "), sel.Namespace)
+					r.Failures[i].Message += fmt.Sprintf("; there is one in namespace %s, but the task needs it in %s", strings.Join(where, ", "), sel.Namespace)
 				}
 			}
 		}
@@ -153,10 +154,14 @@ func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore t
 			if s.Namespace != "" {
 				ns = " in namespace " + s.Namespace
 			}
+			msg := fmt.Sprintf("no %s named %s%s", s.Kind, s.Name, ns)
+			if names := objectNames(objs); len(names) > 0 && len(names) <= 5 {
+				// Often a typo or another name: show what is there.
+				msg += fmt.Sprintf("; %s%s: %s", plural(s.Kind), ns, strings.Join(names, ", "))
+			}
 			r.Failures = append(r.Failures, Failure{
 				Object:  &ObjectRef{APIVersion: s.APIVersion, Kind: s.Kind, Namespace: s.Namespace, Name: s.Name},
-				Actual:  "missing",
-				Message: fmt.Sprintf("no %s named %s%s", s.Kind, s.Name, ns),
+				Message: msg,
 				Hint:    s.Hint,
 				Source:  shortRange(s.DeclRange),
 				missing: s,
@@ -178,6 +183,17 @@ func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore t
 		}
 	}
 	return r
+}
+
+func objectNames(objs []cty.Value) []string {
+	var out []string
+	for _, o := range objs {
+		if n, ok := attr(o, "metadata.name"); ok && n.Type() == cty.String && !n.IsNull() {
+			out = append(out, n.AsString())
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // filter keeps the objects matching the selection's name and labels.
