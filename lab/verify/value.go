@@ -104,9 +104,13 @@ func show(v cty.Value) string {
 }
 
 func writeValue(b *strings.Builder, v cty.Value, depth int) {
+	if v == cty.NilVal {
+		b.WriteString("null (not set)")
+		return
+	}
 	v, _ = v.UnmarkDeep()
 	switch {
-	case v == cty.NilVal || v.IsNull():
+	case v.IsNull():
 		b.WriteString("null (not set)")
 		return
 	case !v.IsKnown():

@@ -332,3 +332,11 @@ func TestConditionErrorsAreFailuresNotPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestShowNeverPanics(t *testing.T) {
+	for _, v := range []cty.Value{cty.NilVal, cty.DynamicVal, cty.NullVal(cty.String), cty.EmptyObjectVal, cty.EmptyTupleVal,
+		cty.ListValEmpty(cty.String), cty.MapVal(map[string]cty.Value{"a": cty.True}), cty.StringVal("x").Mark("sensitive")} {
+		_ = show(v)
+		_ = printable(v)
+	}
+}
