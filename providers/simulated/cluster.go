@@ -349,7 +349,6 @@ func (o *Options) cluster(r *record, p pki) (*Cluster, error) {
 		QPS:       -1,
 		Burst:     -1,
 		UserAgent: "lab-simulated",
-		Timeout:   30 * time.Second,
 	}
 	return &Cluster{Name: r.Name, Dir: o.Dir, Kubeconfig: o.Kubeconfig, Context: "kind-" + r.Name, Endpoint: ep, Config: cfg}, nil
 }
@@ -499,6 +498,9 @@ func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record) error 
 	}
 	o.Progress("Waiting for the API server at " + cl.Endpoint)
 	if err := poll(ctx, "the API server's /readyz", func() (bool, error) {
+		if err := exited(o.Dir); err != nil {
+			return false, err
+		}
 		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		return err == nil, nil
 	}); err != nil {
@@ -539,35 +541,50 @@ func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record) error 
 	}
 
 	o.Progress("Waiting for node(s) Ready and the default ServiceAccount")
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		errs[0] = poll(ctx, "node(s) Ready", func() (bool, error) {
+	// The three waits run together; the first failure ends the others.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waits := []struct {
+		what string
+		f    func() (bool, error)
+	}{
+		{"node(s) Ready", func() (bool, error) {
 			for _, n := range data.Nodes {
-				node, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+				node, err := cs.CoreV1().Nodes().Get(wctx, n.Name, metav1.GetOptions{})
 				if err != nil || !nodeReady(node) {
 					return false, nil
 				}
 			}
 			return true, nil
-		})
-	}()
-	go func() {
-		defer wg.Done()
-		errs[1] = poll(ctx, "ServiceAccount default/default (created by kube-controller-manager)", func() (bool, error) {
-			_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		}},
+		{"ServiceAccount default/default (created by kube-controller-manager)", func() (bool, error) {
+			if err := exited(o.Dir); err != nil {
+				return false, err
+			}
+			_, err := cs.CoreV1().ServiceAccounts("default").Get(wctx, "default", metav1.GetOptions{})
 			return err == nil, nil
-		})
-	}()
-	go func() {
-		defer wg.Done()
-		errs[2] = poll(ctx, "kube-system pods Running", func() (bool, error) {
-			return systemReady(ctx, cs, len(data.Nodes))
-		})
-	}()
+		}},
+		{"kube-system pods Running", func() (bool, error) {
+			return systemReady(wctx, cs, len(data.Nodes))
+		}},
+	}
+	errs := make([]error, len(waits))
+	var wg sync.WaitGroup
+	for i, w := range waits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = poll(wctx, w.what, w.f); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -621,6 +638,30 @@ func poll(ctx context.Context, what string, f func() (bool, error)) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// exited reports a component that died while the cluster was starting,
+// with the end of its log, so a bad start fails at once rather than at
+// the end of the wait.
+func exited(dir string) error {
+	for _, c := range components {
+		if _, ok := running(dir, c); !ok {
+			return fmt.Errorf("%s exited during start; the end of %s:\n%s", c, logFile(dir, c), tail(logFile(dir, c), 15))
+		}
+	}
+	return nil
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // withLogs points at the logs when the cluster did not come up.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -208,4 +209,34 @@ func keys[V any](m map[string]V) []string {
 	}
 	slices.Sort(k)
 	return k
+}
+
+// A component that dies at start fails Create at once, with its log.
+func TestComponentDyingAtStartFailsFast(t *testing.T) {
+	testcluster.Get(t)
+	real, err := simulated.BinDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := t.TempDir()
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		if err := os.Symlink(filepath.Join(real, b), filepath.Join(bin, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(bin, "kwok"), []byte("#!/bin/sh\necho 'kwok: cannot start: simulated failure' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LAB_BIN_DIR", bin)
+	dir := t.TempDir()
+	o := simulated.Options{Name: "broken", Dir: filepath.Join(dir, "cluster"), Kubeconfig: filepath.Join(dir, "kubeconfig"), Wait: time.Minute}
+	t.Cleanup(func() { _ = simulated.Delete(context.Background(), o) })
+	began := time.Now()
+	_, err = simulated.Create(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "kwok exited during start") || !strings.Contains(err.Error(), "simulated failure") {
+		t.Fatalf("Create error = %v; want kwok's exit and its log", err)
+	}
+	if d := time.Since(began); d > 20*time.Second {
+		t.Errorf("failure took %v; want it at once, not at the end of the wait", d)
+	}
 }
