@@ -3,6 +3,7 @@ package simulated_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -176,6 +177,28 @@ func TestTwoNodeClusterCreateAndDelete(t *testing.T) {
 	}
 	if fi, _ := os.Stat(kubeconfig); fi.Mode().Perm() != 0o600 {
 		t.Errorf("kubeconfig mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	// After a reboot another program may hold the API server's port:
+	// the restart takes a new one and rewrites the kubeconfig.
+	if err := simulated.Stop(ctx, o.Dir); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", strings.TrimPrefix(c.Endpoint, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := simulated.Create(ctx, o)
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Endpoint == c.Endpoint {
+		t.Fatalf("endpoint stayed %s although its port was taken", c.Endpoint)
+	}
+	cfg, _ = clientcmd.LoadFromFile(kubeconfig)
+	if got := cfg.Clusters["kind-two"].Server; got != moved.Endpoint {
+		t.Errorf("kubeconfig server %s, want the new endpoint %s", got, moved.Endpoint)
 	}
 
 	st, _ := simulated.Status(o.Dir)
