@@ -9,6 +9,8 @@ import (
 
 	"helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/release"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"labs.dev/lab/providers/helm/wire"
 )
@@ -47,6 +49,9 @@ func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline t
 		var lastErr error
 		for _, info := range infos {
 			ok, err := rc.IsReady(ctx, info)
+			if ok && err == nil && info.Mapping.GroupVersionKind.Kind == "Deployment" {
+				ok, err = deploymentCaughtUp(ctx, cs, info.Namespace, info.Name)
+			}
 			if err != nil {
 				lastErr = err
 			}
@@ -111,4 +116,23 @@ func (w *worker) markFailed(rel *release.Release, err error) {
 		debugf := fmt.Sprintf("could not mark release %s failed: %v", rel.Name, uerr)
 		w.emit(wire.Event{Level: wire.LevelWarn, Msg: debugf})
 	}
+}
+
+// deploymentCaughtUp adds to helm's check (the new ReplicaSet's pods are
+// ready) that the Deployment's own status says so, so that `kubectl get
+// deploy` right after lab returns shows the fleet READY, not 1/2.
+func deploymentCaughtUp(ctx context.Context, cs kubernetes.Interface, ns, name string) (bool, error) {
+	d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	if d.Spec.Paused {
+		return true, nil
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	st := d.Status
+	return st.ObservedGeneration >= d.Generation && st.UpdatedReplicas >= want && st.ReadyReplicas >= want && st.AvailableReplicas >= want, nil
 }
