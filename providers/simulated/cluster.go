@@ -136,6 +136,9 @@ func (o *Options) defaults() error {
 	if o.Kubeconfig == "" {
 		o.Kubeconfig = DefaultKubeconfig()
 	}
+	if abs, err := filepath.Abs(o.Kubeconfig); err == nil {
+		o.Kubeconfig = abs
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -322,11 +325,9 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if err := o.waitUsable(ctx, cl, r); err != nil {
 		return nil, o.withLogs(err)
 	}
-	if !r.Ready {
-		r.Ready = true
-		if err := writeRecord(o.Dir, r); err != nil {
-			return nil, err
-		}
+	r.Ready = true // and waitUsable may have added nodes
+	if err := writeRecord(o.Dir, r); err != nil {
+		return nil, err
 	}
 	if kubeconfigMoved || st.State == Stopped || !kubeconfigHas(o.Kubeconfig, cl.Context, cl.Endpoint) {
 		if err := mergeKubeconfig(o.Kubeconfig, cl.Context, cl.Endpoint, p); err != nil {
