@@ -155,6 +155,10 @@ func (a *app) applySaved(cmd *cobra.Command, e *engineFlags, path string) error 
 	if err != nil {
 		return err
 	}
+	if len(a.vars) > 0 || len(a.varFiles) > 0 {
+		return fmt.Errorf("a saved plan carries the variables it was made with; -var and -var-file cannot change them (make a new plan instead)")
+	}
+	a.vars, a.varFiles = p.Vars, p.VarFiles
 	ctx := cmd.Context()
 	s, err := a.open(ctx, cmd, e, true)
 	if err != nil {

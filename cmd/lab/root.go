@@ -196,20 +196,27 @@ func displayPath(cfg *config.Config, fallback string) string {
 
 // terraformStyle lets long flags take one dash, as in Terraform
 // (-auto-approve, -var, -out): "-name" becomes "--name" when name is a
-// long flag of the command, so shorthand flags like -f and -o still work.
+// long flag of any lab command, so shorthand flags like -f and -o still
+// work and global flags may come before the command.
 func terraformStyle(root *cobra.Command, args []string) []string {
-	cmd, _, err := root.Find(args)
-	if err != nil || cmd == nil {
-		cmd = root
+	long := map[string]bool{}
+	var collect func(c *cobra.Command)
+	collect = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			collect(sub)
+		}
 	}
+	collect(root)
 	out := make([]string, 0, len(args))
 	for i, arg := range args {
 		if arg == "--" {
 			return append(out, args[i:]...)
 		}
 		if len(arg) > 2 && arg[0] == '-' && arg[1] != '-' {
-			name, _, _ := strings.Cut(arg[1:], "=")
-			if cmd.Flags().Lookup(name) != nil || cmd.InheritedFlags().Lookup(name) != nil || root.PersistentFlags().Lookup(name) != nil {
+			if name, _, _ := strings.Cut(arg[1:], "="); long[name] {
 				arg = "-" + arg
 			}
 		}

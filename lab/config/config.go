@@ -151,9 +151,12 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 // the name ends in .json), refusing what no person would write by hand.
 func parseFile(files map[string]*hcl.File, abs, shown string) (*hcl.File, hcl.Diagnostics) {
 	info, err := os.Stat(abs)
+	if os.IsNotExist(err) {
+		return nil, hcl.Diagnostics{errorf(nil, "No lab file",
+			"There is no %s in %s. Run lab in the directory that holds %s, or name the file with -f.", filepath.Base(abs), filepath.Dir(abs), DefaultFile)}
+	}
 	if err != nil {
-		return nil, hcl.Diagnostics{errorf(nil, "Cannot read the lab file",
-			"%s. Run lab in the directory that holds %s, or name the file with -f.", err, DefaultFile)}
+		return nil, hcl.Diagnostics{errorf(nil, "Cannot read the lab file", "%s.", err)}
 	}
 	if info.IsDir() {
 		return nil, hcl.Diagnostics{errorf(nil, "Lab file is a directory", "%s is a directory; name a file with -f.", shown)}

@@ -26,7 +26,9 @@ func (k fakeKind) Schema() hcldec.Spec {
 		"replicas":   &hcldec.AttrSpec{Name: "replicas", Type: cty.Number},
 	}
 }
-func (k fakeKind) Computed() map[string]cty.Type { return map[string]cty.Type{"kubeconfig_out": cty.String} }
+func (k fakeKind) Computed() map[string]cty.Type {
+	return map[string]cty.Type{"kubeconfig_out": cty.String}
+}
 func (k fakeKind) Plan(context.Context, resource.PlanRequest) (*resource.Change, error) {
 	return nil, nil
 }
@@ -231,12 +233,12 @@ func TestLocalCycle(t *testing.T) {
 
 func TestBrokenInputNeverPanics(t *testing.T) {
 	for name, src := range map[string]string{
-		"syntax":   "resource \"namespace\" {",
-		"binary":   "\x00\x01\x02\xff\xfe",
-		"deep":     "locals { x = " + strings.Repeat("[", 5000) + " }",
-		"labels":   `resource "namespace" "a" "b" {}`,
-		"noblock":  `x = 1`,
-		"badname":  `resource "namespace" "1bad" { name = "x" }`,
+		"syntax":  "resource \"namespace\" {",
+		"binary":  "\x00\x01\x02\xff\xfe",
+		"deep":    "locals { x = " + strings.Repeat("[", 5000) + " }",
+		"labels":  `resource "namespace" "a" "b" {}`,
+		"noblock": `x = 1`,
+		"badname": `resource "namespace" "1bad" { name = "x" }`,
 		"dependsq": `resource "namespace" "a" { name = "x"
  depends_on = ["namespace.b"] }`,
 	} {
@@ -256,9 +258,9 @@ func TestBrokenInputNeverPanics(t *testing.T) {
 
 func TestFileFunctionsStayInsideLabDir(t *testing.T) {
 	dir := write(t, map[string]string{
-		"labs.hcl":        "locals {\n  ok = file(\"manifests/a.yaml\")\n  t = templatefile(\"t.tpl\", { name = \"dev\" })\n  y = yamldecode(local.ok).kind\n}\n",
+		"labs.hcl":         "locals {\n  ok = file(\"manifests/a.yaml\")\n  t = templatefile(\"t.tpl\", { name = \"dev\" })\n  y = yamldecode(local.ok).kind\n}\n",
 		"manifests/a.yaml": "kind: ConfigMap\n",
-		"t.tpl":           "ns=${name}",
+		"t.tpl":            "ns=${name}",
 	})
 	cfg, diags := Load(filepath.Join(dir, "labs.hcl"), Options{Kinds: kinds, Env: []string{}})
 	if diags.HasErrors() {

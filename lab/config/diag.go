@@ -3,10 +3,12 @@ package config
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/term"
 )
 
 // sortDiags orders diagnostics by file, line and column, errors without
@@ -37,7 +39,15 @@ func (c *Config) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color bool
 	if c != nil {
 		files = c.Files
 	}
-	wr := hcl.NewDiagnosticTextWriter(w, files, 100, color)
+	// Wrap for people at a terminal only; logs and tests get whole lines.
+	width := uint(0)
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		width = 100
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 20 {
+			width = uint(cols)
+		}
+	}
+	wr := hcl.NewDiagnosticTextWriter(w, files, width, color)
 	_ = wr.WriteDiagnostics(sortDiags(diags))
 }
 

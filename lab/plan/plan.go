@@ -39,7 +39,11 @@ type Plan struct {
 	// ConfigHash is a hash of the lab file and var files; a plan made
 	// from another configuration is refused.
 	ConfigHash string `json:"config_hash"`
-	Destroy    bool   `json:"destroy,omitempty"`
+	// Vars and VarFiles are the -var and -var-file options the plan was
+	// made with; applying it uses them again.
+	Vars     []string `json:"vars,omitempty"`
+	VarFiles []string `json:"var_files,omitempty"`
+	Destroy  bool     `json:"destroy,omitempty"`
 	// Changes holds every resource in config or state, sorted by address.
 	Changes []*Change `json:"changes"`
 }
@@ -104,11 +108,11 @@ type Hook interface {
 // NopHook ignores every event.
 type NopHook struct{}
 
-func (NopHook) PreRefresh(resource.Addr)                                          {}
-func (NopHook) PostRefresh(resource.Addr, *Change, error)                         {}
-func (NopHook) PreApply(resource.Addr, resource.Action)                           {}
-func (NopHook) PostApply(resource.Addr, resource.Action, time.Duration, error)    {}
-func (NopHook) Progress(resource.Progress)                                        {}
+func (NopHook) PreRefresh(resource.Addr)                                       {}
+func (NopHook) PostRefresh(resource.Addr, *Change, error)                      {}
+func (NopHook) PreApply(resource.Addr, resource.Action)                        {}
+func (NopHook) PostApply(resource.Addr, resource.Action, time.Duration, error) {}
+func (NopHook) Progress(resource.Progress)                                     {}
 
 // Options configure planning and applying.
 type Options struct {
@@ -213,6 +217,8 @@ func newPlan(cfg *config.Config, st *state.State, opts Options) *Plan {
 		Lineage:       st.Lineage,
 		Serial:        st.Serial,
 		ConfigHash:    ConfigHash(cfg, opts.VarFiles, opts.Vars),
+		Vars:          opts.Vars,
+		VarFiles:      opts.VarFiles,
 	}
 }
 

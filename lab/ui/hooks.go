@@ -137,16 +137,16 @@ type JSONLines struct {
 func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{enc: json.NewEncoder(w)} }
 
 type event struct {
-	Time     time.Time       `json:"time"`
-	Type     string          `json:"type"`
-	Addr     string          `json:"addr,omitempty"`
-	Action   resource.Action `json:"action,omitempty"`
-	Elapsed  float64         `json:"elapsed_seconds,omitempty"`
-	Error    string          `json:"error,omitempty"`
-	Message  string          `json:"message,omitempty"`
-	Done     int             `json:"done,omitempty"`
-	Total    int             `json:"total,omitempty"`
-	Change   *plan.Change    `json:"change,omitempty"`
+	Time    time.Time       `json:"time"`
+	Type    string          `json:"type"`
+	Addr    string          `json:"addr,omitempty"`
+	Action  resource.Action `json:"action,omitempty"`
+	Elapsed float64         `json:"elapsed_seconds,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Done    int             `json:"done,omitempty"`
+	Total   int             `json:"total,omitempty"`
+	Change  *plan.Change    `json:"change,omitempty"`
 }
 
 func (j *JSONLines) emit(e event) {

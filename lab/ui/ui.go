@@ -115,10 +115,10 @@ func Summary(done map[resource.Action]int, destroy bool) string {
 
 // PlanJSON is the machine form of a plan.
 type PlanJSON struct {
-	Changes    []*plan.Change        `json:"changes"`
+	Changes    []*plan.Change          `json:"changes"`
 	Counts     map[resource.Action]int `json:"counts"`
-	HasChanges bool                  `json:"has_changes"`
-	Drift      []string              `json:"drift"`
+	HasChanges bool                    `json:"has_changes"`
+	Drift      []string                `json:"drift"`
 }
 
 // NewPlanJSON builds the JSON form of p.
