@@ -94,6 +94,10 @@ func TestLesson(t *testing.T) {
 	}
 	cs := clientset(t, c)
 	ctx := context.Background()
+	// helm's kubeVersion checks read /version: it must be the real one.
+	if v, err := cs.Discovery().ServerVersion(); err != nil || v.GitVersion != "v1.35.4" {
+		t.Errorf("server version = %+v, %v; want v1.35.4 (build.sh sets it through ldflags)", v, err)
+	}
 	// The shipped labs.hcl creates these; the lesson's `kubectl get ns` shows them.
 	for _, ns := range []string{"dev", "staging", "test"} {
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
