@@ -56,7 +56,8 @@ func (k kindEngine) Delete(name, kubeconfig string) error { return k.p.Delete(na
 func answers(ctx context.Context, backend string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return exec.CommandContext(ctx, backend, "info", "--format", "{{.ID}}").Run() == nil
+	// `info` fails when the daemon is unreachable; output is not needed.
+	return exec.CommandContext(ctx, backend, "info").Run() == nil
 }
 
 func contains(list []string, name string) bool { return slices.Contains(list, name) }
