@@ -59,6 +59,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": exitCode,
 			"savepids": savePIDs,
+			"killpids": killPIDs,
 			"waitexit": waitExit,
 			"holdlock": holdLock,
 			"shipped":  shipped,
@@ -163,6 +164,22 @@ func savePIDs(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if err := os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(pids, "\n")+"\n"), 0o644); err != nil {
 		ts.Fatalf("%v", err)
+	}
+}
+
+// killpids FILE: SIGKILLs each PID listed in FILE, as a power cut would.
+func killPIDs(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: killpids FILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	for _, pid := range strings.Fields(string(b)) {
+		if n, _ := strconv.Atoi(pid); n > 0 {
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
 	}
 }
 

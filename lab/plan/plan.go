@@ -247,8 +247,9 @@ type planner struct {
 	cfg   *config.Config
 	st    *state.State
 	opts  Options
-	mu    sync.Mutex
-	known map[resource.Addr]cty.Value
+	mu      sync.Mutex
+	known   map[resource.Addr]cty.Value
+	changed map[resource.Addr]bool // dependencies apply will touch
 }
 
 func (pl *planner) snapshot() map[resource.Addr]cty.Value {
@@ -271,6 +272,10 @@ func (pl *planner) plan(ctx context.Context, r *config.Resource) (*Change, error
 	}
 	pl.mu.Lock()
 	pl.known[r.Addr] = planned
+	if pl.changed == nil {
+		pl.changed = map[resource.Addr]bool{}
+	}
+	pl.changed[r.Addr] = c.Action != resource.NoOp
 	pl.mu.Unlock()
 	return c, nil
 }
@@ -304,6 +309,18 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 	req := resource.PlanRequest{Env: pl.opts.Env, Addr: r.Addr, Config: val, Prior: prior}
 	rc, err := r.Kind.Plan(ctx, req)
 	if err != nil {
+		// A dependency that apply will change (a stopped cluster that
+		// apply restarts) can make the refresh fail now; refresh again
+		// once it is applied rather than fail the whole plan.
+		if dep := pl.changedDep(r); dep != "" {
+			c.Deferred = true
+			c.Action = resource.Update
+			if prior == cty.NilVal {
+				c.Action = resource.Create
+			}
+			c.Reason = "cannot be refreshed until " + dep + " is applied"
+			return c, Planned(r.Kind, val, prior, resource.NoOp), nil
+		}
 		return nil, cty.NilVal, &ResourceError{Addr: r.Addr, Op: "refresh", Err: err}
 	}
 	c.Change = *rc
@@ -313,6 +330,18 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 	}
 	redact(c)
 	return c, Planned(r.Kind, val, prior, c.Action), nil
+}
+
+// changedDep names a dependency of r that apply will change, or "".
+func (pl *planner) changedDep(r *config.Resource) string {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for _, d := range r.Deps {
+		if pl.changed[d] {
+			return d.String()
+		}
+	}
+	return ""
 }
 
 // Evaluate decodes a resource's arguments against the values known so
