@@ -244,9 +244,9 @@ func ConfigHash(cfg *config.Config, varFiles, vars []string) string {
 // planner plans resources in dependency order, remembering each planned
 // value so references from later resources evaluate against it.
 type planner struct {
-	cfg   *config.Config
-	st    *state.State
-	opts  Options
+	cfg     *config.Config
+	st      *state.State
+	opts    Options
 	mu      sync.Mutex
 	known   map[resource.Addr]cty.Value
 	changed map[resource.Addr]bool // dependencies apply will touch
