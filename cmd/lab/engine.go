@@ -111,7 +111,7 @@ func (s *session) hook(total int) (plan.Hook, func()) {
 	if a.output == "json" {
 		return ui.NewJSONLines(a.stdout), func() {}
 	}
-	l := ui.NewLines(a.stdout, a.style(), isTerminal(a.stdout), total)
+	l := ui.NewLines(a.stdout, a.style(), terminalWidth(a.stdout), total)
 	return l, l.Finish
 }
 

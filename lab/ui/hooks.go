@@ -23,12 +23,15 @@ type Lines struct {
 	bar   *progressbar.ProgressBar
 	now   func() time.Time
 	quiet bool // no refresh lines
+	width int  // terminal columns, to keep the bar on one line
+	stop  chan struct{}
 }
 
-// NewLines returns a Lines hook. total > 0 and tty turn on the bar.
-func NewLines(w io.Writer, s Style, tty bool, total int) *Lines {
-	l := &Lines{w: w, s: s, now: time.Now}
-	if tty && total > 0 {
+// NewLines returns a Lines hook. total > 0 and width > 0 (the terminal's
+// columns; 0 when not a terminal) turn on the bar.
+func NewLines(w io.Writer, s Style, width int, total int) *Lines {
+	l := &Lines{w: w, s: s, now: time.Now, width: width}
+	if width > 0 && total > 0 {
 		l.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetWidth(24),
@@ -40,6 +43,23 @@ func NewLines(w io.Writer, s Style, tty bool, total int) *Lines {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSpinnerType(14),
 		)
+		// Redraw while nothing reports, so the elapsed time moves during
+		// long waits (cluster start, helm readiness).
+		l.stop = make(chan struct{})
+		go func() {
+			t := time.NewTicker(500 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-l.stop:
+					return
+				case <-t.C:
+					l.mu.Lock()
+					_ = l.bar.RenderBlank()
+					l.mu.Unlock()
+				}
+			}
+		}()
 	}
 	return l
 }
@@ -63,6 +83,10 @@ func (l *Lines) line(format string, args ...any) {
 func (l *Lines) describe(msg string) {
 	if l.bar == nil {
 		return
+	}
+	// The bar takes about 45 columns; cut the text to fit the rest.
+	if max := l.width - 45; max > 10 && len([]rune(msg)) > max {
+		msg = string([]rune(msg)[:max-1]) + "…"
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -113,6 +137,10 @@ func (l *Lines) Progress(p resource.Progress) {
 
 // Finish removes the bar.
 func (l *Lines) Finish() {
+	if l.stop != nil {
+		close(l.stop)
+		l.stop = nil
+	}
 	if l.bar != nil {
 		l.mu.Lock()
 		_ = l.bar.Clear()
