@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"labs.dev/lab/lab/apply"
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/graph"
 	"labs.dev/lab/lab/plan"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/state"
@@ -134,13 +136,40 @@ func (s *session) makePlan(ctx context.Context, destroy bool) (*plan.Plan, error
 	return p, nil
 }
 
-// explain prints configuration diagnostics with source snippets.
+// explain prints configuration diagnostics with source snippets, and
+// resource failures at the block that declares the resource.
 func (s *session) explain(err error) error {
 	if diags, ok := plan.IsDiag(err); ok {
 		s.cfg.WriteDiagnostics(s.a.stderr, diags, s.a.color(s.a.stderr))
 		return withCode(exitError, fmt.Errorf("%s has errors; fix them and run again", displayPath(s.cfg, s.a.file)))
 	}
-	return err
+	var we *graph.WalkError
+	if !errors.As(err, &we) || len(we.Failed) == 0 {
+		return err
+	}
+	var diags hcl.Diagnostics
+	for _, f := range we.Failed {
+		if d, ok := plan.IsDiag(f.Err); ok {
+			diags = append(diags, d...)
+			continue
+		}
+		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot plan " + f.Addr.String(), Detail: f.Err.Error()}
+		var re *plan.ResourceError
+		if errors.As(f.Err, &re) {
+			d.Summary = fmt.Sprintf("Cannot %s %s", re.Op, f.Addr)
+			d.Detail = strings.TrimPrefix(re.Error(), fmt.Sprintf("%s: %s: ", re.Addr, re.Op))
+		}
+		if r := s.cfg.Resource(f.Addr); r != nil {
+			d.Subject = r.DeclRange.Ptr()
+		}
+		diags = append(diags, d)
+	}
+	s.cfg.WriteDiagnostics(s.a.stderr, diags, s.a.color(s.a.stderr))
+	msg := fmt.Sprintf("%d resource(s) could not be planned; nothing was changed", len(we.Failed))
+	if len(we.Skipped) > 0 {
+		msg += fmt.Sprintf(" (%d more wait on them)", len(we.Skipped))
+	}
+	return withCode(exitError, errors.New(msg))
 }
 
 func (s *session) showPlan(p *plan.Plan) {
@@ -181,7 +210,7 @@ func (s *session) applyPlan(ctx context.Context, p *plan.Plan) error {
 		return s.explain(err)
 	}
 	if s.a.output == "json" {
-		s.a.writeJSON(map[string]any{"done": res.Done, "failed": errStrings(res.Failed), "skipped": res.Skipped, "outputs": outputsJSON(res.Outputs)})
+		s.a.writeJSON(map[string]any{"done": res.Done, "failed": errStrings(res.Failed), "skipped": res.Skipped, "outputs": outputsJSON(res.Outputs), "interrupted": ctx.Err() != nil})
 	} else {
 		s.report(res, p.Destroy, ctx.Err() != nil)
 	}
@@ -212,7 +241,8 @@ func (s *session) report(res *apply.Result, destroy, interrupted bool) {
 		fmt.Fprintf(w, "Not done %s: %s\n", why, strings.Join(names, ", "))
 	}
 	if interrupted {
-		fmt.Fprintf(w, "\n%s %s State holds everything finished; run the command again to carry on.\n", st.Yellow("Interrupted."), ui.Summary(res.Done, destroy))
+		fmt.Fprintf(w, "\n%s Resources: %s before stopping. State holds everything finished; run the command again to carry on.\n",
+			st.Yellow("Interrupted."), doneCounts(res.Done, destroy))
 		return
 	}
 	if len(res.Failed) == 0 {
@@ -224,6 +254,14 @@ func (s *session) report(res *apply.Result, destroy, interrupted bool) {
 			fmt.Fprintf(w, "  %s = %s\n", name, renderValue(v))
 		}
 	}
+}
+
+// doneCounts says what an interrupted run finished.
+func doneCounts(done map[resource.Action]int, destroy bool) string {
+	if destroy {
+		return fmt.Sprintf("%d destroyed", done[resource.Delete])
+	}
+	return fmt.Sprintf("%d added, %d changed, %d destroyed", done[resource.Create]+done[resource.Replace], done[resource.Update], done[resource.Delete])
 }
 
 func errStrings(errs []error) []string {

@@ -449,7 +449,11 @@ type ResourceError struct {
 	Err  error
 }
 
-func (e *ResourceError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Addr, e.Op, e.Err) }
+func (e *ResourceError) Error() string {
+	// Kinds often name the resource themselves; say it once.
+	msg := strings.TrimPrefix(e.Err.Error(), e.Addr.String()+": ")
+	return fmt.Sprintf("%s: %s: %s", e.Addr, e.Op, msg)
+}
 func (e *ResourceError) Unwrap() error { return e.Err }
 
 // IsDiag reports whether err holds configuration diagnostics.
