@@ -324,6 +324,9 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 		return nil, cty.NilVal, &ResourceError{Addr: r.Addr, Op: "refresh", Err: err}
 	}
 	c.Change = *rc
+	if c.Action == "" {
+		c.Action = resource.NoOp
+	}
 	if tainted && c.Action != resource.Create {
 		c.Action = resource.Replace
 		c.Reason = "the last apply failed midway (tainted); it will be recreated"
