@@ -28,13 +28,13 @@ The cluster and everything lab up made stay.`,
 			if err != nil {
 				return err
 			}
-			client, err := kube.Connect(a.clusterTarget(cfg))
+			client, err := kube.Connect(a.clusterTarget(cfg, a.known))
 			if err != nil {
 				return err
 			}
 			res, err := verify.Reset(cmd.Context(), labs[0], verify.NewCluster(client), client.Discovery, verify.ResetOptions{
 				Owner:        resource.NewOwner(cfg.File),
-				HelmReleases: helmReleases(cfg),
+				HelmReleases: helmReleases(cfg, a.known),
 				DryRun:       dryRun,
 			})
 			if res != nil {
@@ -60,10 +60,10 @@ The cluster and everything lab up made stay.`,
 }
 
 // helmReleases are the lab file's helm_release names and namespaces ("" when
-// only known after apply), so reset keeps their objects and storage.
-func helmReleases(cfg *config.Config) map[string]string {
+// not applied yet), so reset keeps their objects and storage.
+func helmReleases(cfg *config.Config, known map[resource.Addr]cty.Value) map[string]string {
 	out := map[string]string{}
-	ctx, _ := cfg.EvalContext(nil)
+	ctx, _ := cfg.EvalContext(known)
 	str := func(v cty.Value, name string) string {
 		if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
 			return ""

@@ -13,8 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/zclconf/go-cty/cty"
 
+	"labs.dev/lab/lab/apply"
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers"
 )
 
@@ -57,6 +60,10 @@ type app struct {
 	noColor  bool
 	vars     []string
 	varFiles []string
+
+	// known are the resource attributes from state, for commands that
+	// read the cluster without planning (verify, reset).
+	known map[resource.Addr]cty.Value
 
 	// signal is the signal that cancelled the command, if any.
 	signal os.Signal
@@ -106,7 +113,7 @@ func (a *app) signalContext() (context.Context, func()) {
 			return
 		}
 		a.signal = sig
-		fmt.Fprintf(a.stderr, "\n%s stopping after the operations in flight; state will be saved. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow))
+		fmt.Fprintf(a.stderr, "\n%s stopping: starting nothing more, letting the operations in flight finish (up to %s) and saving state. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow), apply.InterruptGrace)
 		cancel()
 		if sig, ok = <-ch; ok {
 			code := exitSIGINT

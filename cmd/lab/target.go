@@ -1,39 +1,67 @@
 package main
 
 import (
+	"path/filepath"
+
 	"github.com/zclconf/go-cty/cty"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/state"
 	"labs.dev/lab/providers/kube"
 )
 
-// clusterTarget is the cluster that commands without a resource of their
-// own (verify, reset, status) talk to: the lab file's kind_cluster
-// (context kind-<name>), else the first kubeconfig/context a resource
-// names, else the current context of the default kubeconfig.
-func (a *app) clusterTarget(cfg *config.Config) kube.Target {
-	ctx, _ := cfg.EvalContext(nil)
-	str := func(v cty.Value, name string) string {
-		if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-			return ""
-		}
-		s := v.GetAttr(name)
-		s, _ = s.Unmark()
-		if s.IsNull() || !s.IsKnown() || s.Type() != cty.String {
-			return ""
-		}
-		return s.AsString()
+// stateValues reads the attributes lab recorded at the last apply, so
+// commands that only read (verify, reset) see the same values as apply.
+// A missing or unreadable state gives none: those commands still work
+// from the lab file alone.
+func stateValues(cfg *config.Config) map[resource.Addr]cty.Value {
+	st, err := state.Load(filepath.Join(cfg.Dir, stateDirName, state.FileName))
+	if err != nil {
+		return nil
 	}
+	known := map[resource.Addr]cty.Value{}
+	for _, r := range st.Resources {
+		if v, err := r.Value(); err == nil {
+			known[r.Addr] = v
+		}
+	}
+	return known
+}
+
+func attrString(v cty.Value, name string) string {
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return ""
+	}
+	s, _ := v.GetAttr(name).Unmark()
+	if s.IsNull() || !s.IsKnown() || s.Type() != cty.String {
+		return ""
+	}
+	return s.AsString()
+}
+
+// clusterTarget is the cluster that commands without a resource of their
+// own (verify, reset) talk to: the lab file's kind_cluster as recorded in
+// state, else as declared (context kind-<name>), else the first
+// kubeconfig/context a resource names, else the current context of the
+// default kubeconfig.
+func (a *app) clusterTarget(cfg *config.Config, known map[resource.Addr]cty.Value) kube.Target {
+	ctx, _ := cfg.EvalContext(known)
 	var fallback *kube.Target
 	for _, r := range cfg.Resources {
+		if r.Addr.Type == "kind_cluster" {
+			if v := known[r.Addr]; attrString(v, "context") != "" {
+				return kube.Target{Kubeconfig: attrString(v, "kubeconfig"), Context: attrString(v, "context")}
+			}
+		}
 		v, diags := r.Decode(ctx)
 		if diags.HasErrors() {
 			continue
 		}
 		v, _ = v.UnmarkDeep()
 		if r.Addr.Type == "kind_cluster" {
-			if name := str(v, "name"); name != "" {
-				return kube.Target{Kubeconfig: str(v, "kubeconfig_path"), Context: "kind-" + name}
+			if name := attrString(v, "name"); name != "" {
+				return kube.Target{Kubeconfig: attrString(v, "kubeconfig_path"), Context: "kind-" + name}
 			}
 		}
 		if fallback == nil {

@@ -63,7 +63,8 @@ func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	labs, diags := verify.Decode(cfg, nil)
+	a.known = stateValues(cfg)
+	labs, diags := verify.Decode(cfg, a.known)
 	if len(diags) > 0 {
 		if a.output == "json" {
 			a.writeJSON(map[string]any{"diagnostics": diagsJSON(diags)})
@@ -103,7 +104,7 @@ func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
 
 // cluster connects to the cluster the lab file names (see clusterTarget).
 func (a *app) cluster(cfg *config.Config) (*verify.Cluster, error) {
-	c, err := kube.Connect(a.clusterTarget(cfg))
+	c, err := kube.Connect(a.clusterTarget(cfg, a.known))
 	if err != nil {
 		return nil, fmt.Errorf("%w — is the cluster up? run `lab up`", err)
 	}
