@@ -123,7 +123,9 @@ func Forget(t Target) {
 
 // RESTConfig loads t like kubectl does. Client-side rate limiting is off:
 // lab talks to one cluster it usually owns, and kubectl's default of
-// 5 requests a second would make a 200-object apply take 40 s.
+// 5 requests a second would make a 200-object apply take 40 s. Each
+// request ends after RequestTimeout, and transient failures are retried
+// (Resilient).
 func RESTConfig(t Target) (*rest.Config, error) {
 	cfg, _, err := load(t)
 	return cfg, err
@@ -147,5 +149,9 @@ func load(t Target) (*rest.Config, string, error) {
 	cfg.QPS = -1
 	cfg.Burst = -1
 	cfg.UserAgent = "lab"
+	// lab's own clients make only short requests (no watches), so one
+	// timeout fits them all.
+	cfg.Timeout = RequestTimeout
+	Resilient(cfg)
 	return cfg, ns, nil
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"labs.dev/lab/providers/helm/wire"
+	labkube "labs.dev/lab/providers/kube"
 )
 
 // Main reads one request from in, answers on out and reports events on
@@ -134,6 +135,8 @@ func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {
 		c.Burst = -1
 		c.UserAgent = "lab-helm"
 		c.WarningHandler = warnings{emit}
+		// No request timeout here: helm may watch.
+		labkube.Resilient(c)
 		return c
 	}
 	w := &worker{req: req, emit: emit, timeout: timeout, cfg: new(action.Configuration)}
