@@ -71,8 +71,10 @@ func (a *app) open(ctx context.Context, cmd *cobra.Command, e *engineFlags, lock
 		}
 		s.lock = l
 		if l.Stale != nil {
-			fmt.Fprintf(a.stderr, "%s the previous `%s` (pid %d, started %s) ended without releasing the state lock (killed or crashed). Its state holds what it finished; this run carries on from there.\n",
-				a.paint("Note:", yellow), l.Stale.Command, l.Stale.PID, l.Stale.Created.Local().Format(time.Stamp))
+			// The OS released the holder's file lock, which it does only
+			// when the holder died: taking over is safe, and said aloud.
+			fmt.Fprintf(a.stderr, "%s the previous `%s` (pid %d on %s, started %s, lock ID %s) ended without releasing the state lock (killed or crashed); the system released it when that process died, so no force-unlock is needed. Its state holds what it finished; this run carries on from there.\n",
+				a.paint("Note:", yellow), l.Stale.Command, l.Stale.PID, l.Stale.Host, l.Stale.Created.Local().Format(time.Stamp), l.Stale.ID)
 		}
 	}
 	st, err := state.Load(s.statePath)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/zclconf/go-cty/cty"
 
+	"labs.dev/lab/lab/apply"
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers"
@@ -112,7 +113,7 @@ func (a *app) signalContext() (context.Context, func()) {
 			return
 		}
 		a.signal = sig
-		fmt.Fprintf(a.stderr, "\n%s stopping after the operations in flight; state will be saved. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow))
+		fmt.Fprintf(a.stderr, "\n%s stopping: starting nothing more, letting the operations in flight finish (up to %s) and saving state. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow), apply.InterruptGrace)
 		cancel()
 		if sig, ok = <-ch; ok {
 			code := exitSIGINT

@@ -19,6 +19,23 @@ import (
 	"labs.dev/lab/lab/state"
 )
 
+// InterruptGrace is how long a provider call already in flight may go on
+// after the apply's context ends (Ctrl-C): stopping a cluster start or a
+// helm install halfway leaves more to clean up than letting it finish.
+// After it, the call's own context ends too.
+var InterruptGrace = 2 * time.Minute
+
+// inFlight returns the context for one resource's provider calls: it
+// ignores ctx ending for InterruptGrace, then ends.
+func inFlight(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(InterruptGrace, cancel)
+		context.AfterFunc(c, func() { t.Stop() })
+	})
+	return c, func() { stop(); cancel() }
+}
+
 // Result says what an apply did.
 type Result struct {
 	Done    map[resource.Action]int
@@ -124,6 +141,8 @@ func (a *applier) deletes(ctx context.Context) error {
 		}
 	}
 	err := g.Reverse().Walk(ctx, a.opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
+		ctx, done := inFlight(ctx)
+		defer done()
 		return a.delete(ctx, addr, removedWithCluster(addr, deleting))
 	})
 	return a.walkResult(err)
@@ -202,6 +221,8 @@ func (a *applier) forward(ctx context.Context) error {
 		return &plan.DiagError{Diags: diags}
 	}
 	err := g.Walk(ctx, a.opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
+		ctx, done := inFlight(ctx)
+		defer done()
 		return a.apply(ctx, a.cfg.Resource(addr))
 	})
 	return a.walkResult(err)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
@@ -26,6 +27,11 @@ type world struct {
 	objects map[string]string // addr → value
 	log     []string
 	fail    map[string]bool
+	// hold, when set for an address, makes Apply of it signal started,
+	// then wait for release or for its context to end.
+	hold    map[string]chan struct{}
+	started chan string
+	ctxErr  map[string]error // the Apply context's error when it returned
 }
 
 type memKind struct {
@@ -57,7 +63,20 @@ func (k memKind) Plan(_ context.Context, req resource.PlanRequest) (*resource.Ch
 	return &resource.Change{Action: resource.NoOp}, nil
 }
 
-func (k memKind) Apply(_ context.Context, req resource.ApplyRequest) (cty.Value, error) {
+func (k memKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
+	if release := k.w.hold[req.Addr.String()]; release != nil {
+		k.w.started <- req.Addr.String()
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		k.w.mu.Lock()
+		k.w.ctxErr[req.Addr.String()] = ctx.Err()
+		k.w.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return cty.NilVal, err
+		}
+	}
 	k.w.mu.Lock()
 	defer k.w.mu.Unlock()
 	if k.w.fail[req.Addr.String()] {
@@ -85,7 +104,7 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	w := &world{objects: map[string]string{}, fail: map[string]bool{}}
+	w := &world{objects: map[string]string{}, fail: map[string]bool{}, hold: map[string]chan struct{}{}, started: make(chan string, 10), ctxErr: map[string]error{}}
 	return &fixture{t: t, dir: t.TempDir(), w: w, kinds: map[string]resource.Kind{
 		"thing": memKind{"thing", w}, "kind_cluster": memKind{"kind_cluster", w},
 	}}
@@ -288,4 +307,87 @@ func countPrefix(log []string, s string) int {
 		}
 	}
 	return n
+}
+
+// An interrupt lets the call in flight finish and records it, and starts
+// nothing more.
+func TestInterruptFinishesInFlightAndStartsNothing(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.load(lab)
+	release := make(chan struct{})
+	f.w.hold["kind_cluster.c"] = release
+	p, st := f.plan(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	type out struct {
+		res *Result
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := Apply(ctx, cfg, st, f.statePath(), p, f.kinds, plan.Options{})
+		done <- out{res, err}
+	}()
+	<-f.w.started
+	cancel()
+	close(release)
+	o := <-done
+	if !errors.Is(o.err, context.Canceled) {
+		t.Fatalf("Apply returned %v, want context.Canceled", o.err)
+	}
+	if err := f.w.ctxErr["kind_cluster.c"]; err != nil {
+		t.Errorf("the call in flight saw its context end (%v); it should have been let finish", err)
+	}
+	if o.res.Done[resource.Create] != 1 || len(o.res.Failed) != 0 {
+		t.Errorf("done %v failed %v, want the cluster created and nothing failed", o.res.Done, o.res.Failed)
+	}
+	notDone := []resource.Addr{{Type: "thing", Name: "a"}, {Type: "thing", Name: "b"}}
+	for _, a := range notDone {
+		if !slices.Contains(o.res.Skipped, a) {
+			t.Errorf("%s not reported as not done: skipped %v", a, o.res.Skipped)
+		}
+	}
+	if slices.Contains(f.w.log, "apply thing.a") {
+		t.Error("thing.a was started after the interrupt")
+	}
+	st, err := state.Load(f.statePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Get(resource.Addr{Type: "kind_cluster", Name: "c"}); !ok || len(st.Resources) != 1 {
+		t.Errorf("state holds %v, want just the cluster finished before the interrupt", st.Resources)
+	}
+	// The next run carries on without making the cluster again.
+	delete(f.w.hold, "kind_cluster.c")
+	f.apply(cfg, false)
+	if n := countPrefix(f.w.log, "apply kind_cluster.c"); n != 1 {
+		t.Errorf("cluster applied %d times, want once", n)
+	}
+}
+
+// A call that does not finish within the grace after an interrupt is
+// cancelled, reported, and left out of state.
+func TestInterruptGraceEnds(t *testing.T) {
+	old := InterruptGrace
+	InterruptGrace = 50 * time.Millisecond
+	t.Cleanup(func() { InterruptGrace = old })
+	f := newFixture(t)
+	cfg := f.load(lab)
+	f.w.hold["kind_cluster.c"] = make(chan struct{}) // never released
+	p, st := f.plan(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-f.w.started; cancel() }()
+	res, err := Apply(ctx, cfg, st, f.statePath(), p, f.kinds, plan.Options{})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply returned %v", err)
+	}
+	if len(res.Failed) != 1 || !errors.Is(res.Failed[0], context.Canceled) {
+		t.Errorf("failed %v, want the cluster's call cancelled after the grace", res.Failed)
+	}
+	st, err = state.Load(f.statePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Resources) != 0 {
+		t.Errorf("state holds %v, want nothing", st.Resources)
+	}
 }
