@@ -80,7 +80,13 @@ func (e *LockedError) Error() string {
 		return fmt.Sprintf("state is still locked after %s by %s; wait for it to finish or use a longer -lock-timeout (lock file %s)",
 			e.Waited.Round(time.Second), holder, e.Path)
 	}
-	return fmt.Sprintf("state is locked by %s; wait for it or use -lock-timeout (lock file %s)", holder, e.Path)
+	msg := fmt.Sprintf("state is locked by %s; wait for it or use -lock-timeout (lock file %s)", holder, e.Path)
+	if e.Info.ID != "" {
+		// The OS releases the lock when its holder dies, so a refusal
+		// means the holder lives: only a hung one needs force.
+		msg += fmt.Sprintf(". If that process hangs, stop it (the lock goes with it) or run `lab force-unlock %s`", e.Info.ID)
+	}
+	return msg
 }
 
 // Lock takes the lock on dir/state.lock, creating dir (0700) if needed.
