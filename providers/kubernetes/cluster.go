@@ -48,21 +48,31 @@ func reach(c *kube.Client, what string, err error) error {
 	return fmt.Errorf("%s: %w (is the cluster of %s running? `lab up` creates it)", what, err, c.Target)
 }
 
-// apply server-side applies obj with lab's field manager. Force takes
-// over fields another manager holds, but only fields obj sets: the apply
-// configuration is exactly what the lab file declares.
-func apply(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// apply server-side applies obj with lab's field manager. It forces
+// (takes over fields another manager holds, only fields obj sets) when
+// force says the conflict was planned; otherwise a conflict is a
+// *ConflictError naming the fields and their managers.
+func apply(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, what string, force func([]fieldConflict) bool) (*unstructured.Unstructured, error) {
 	body, err := json.Marshal(obj.Object)
 	if err != nil {
 		return nil, err
 	}
-	force := true
-	return ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
-		FieldManager:    fieldManager,
-		Force:           &force,
-		FieldValidation: metav1.FieldValidationStrict,
-	})
+	opts := metav1.PatchOptions{FieldManager: fieldManager, FieldValidation: metav1.FieldValidationStrict}
+	out, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, opts)
+	cs := conflictsOf(err)
+	if cs == nil {
+		return out, err
+	}
+	if force == nil || !force(cs) {
+		return nil, &ConflictError{Object: what, Conflicts: cs}
+	}
+	yes := true
+	opts.Force = &yes
+	return ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, opts)
 }
+
+// always forces: lab's own bookkeeping fields.
+func always([]fieldConflict) bool { return true }
 
 // withOwner adds lab's annotations to obj, and its owner labels when lab
 // creates the object or made it before: an object someone else made is

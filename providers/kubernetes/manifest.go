@@ -469,7 +469,13 @@ func applyAll(ctx context.Context, req resource.ApplyRequest, c *kube.Client, it
 		it := items[idx[k]]
 		owned := live[it.id] == nil || req.Owner.Owns(live[it.id].GetLabels())
 		want := withOwner(it.Obj, req.Owner, req.Addr, owned)
-		got, err := apply(ctx, it.resourceIn(c), want)
+		got, err := apply(ctx, it.resourceIn(c), want, it.id.String(), func(cs []fieldConflict) bool {
+			return planned(req.Change, it.id.String()+": ", cs)
+		})
+		var ce *ConflictError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%s: %w", req.Addr, err)
+		}
 		if err != nil {
 			return reach(c, fmt.Sprintf("%s: apply %s (%s)", req.Addr, it.id, it.doc()), err)
 		}

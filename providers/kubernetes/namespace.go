@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -187,7 +188,15 @@ func (n namespace) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Va
 	default:
 		owned = req.Owner.Owns(live.GetLabels())
 	}
-	out, err := apply(ctx, ri, cfg.desired(req.Owner, req.Addr, owned))
+	// The plan names labels and annotations in its own form, so any of
+	// them shown counts as planned.
+	out, err := apply(ctx, ri, cfg.desired(req.Owner, req.Addr, owned), "Namespace "+cfg.name, func([]fieldConflict) bool {
+		return req.Change != nil && len(req.Change.Fields) > 0
+	})
+	var ce *ConflictError
+	if errors.As(err, &ce) {
+		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
+	}
 	if err != nil {
 		return cty.NilVal, reach(c, fmt.Sprintf("%s: apply namespace %s", req.Addr, cfg.name), err)
 	}
@@ -218,7 +227,7 @@ func (n namespace) Delete(ctx context.Context, req resource.DeleteRequest) error
 		bare.SetAPIVersion("v1")
 		bare.SetKind("Namespace")
 		bare.SetName(name)
-		if _, err := apply(ctx, ri, bare); err != nil && !apierrors.IsNotFound(err) {
+		if _, err := apply(ctx, ri, bare, "Namespace "+name, always); err != nil && !apierrors.IsNotFound(err) {
 			return reach(c, fmt.Sprintf("%s: remove lab's labels from namespace %s", req.Addr, name), err)
 		}
 		req.Log.Info("namespace not created by this lab: kept, lab's labels and annotations removed", "addr", req.Addr.String(), "namespace", name)
