@@ -178,6 +178,11 @@ func parseFile(files map[string]*hcl.File, abs, shown string) (*hcl.File, hcl.Di
 			Subject:  &hcl.Range{Filename: shown, Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 1}},
 		}}
 	}
+	if filepath.Ext(abs) != ".json" {
+		if d := checkNesting(src, shown, lexConfig); d.HasErrors() {
+			return nil, d
+		}
+	}
 	p := hclparse.NewParser()
 	var f *hcl.File
 	var diags hcl.Diagnostics
@@ -388,10 +393,9 @@ func literal(a *hcl.Attribute, ty cty.Type, set func(cty.Value)) hcl.Diagnostics
 // with unknown values for everything not known before apply, so type and
 // attribute errors show at load time.
 func (c *Config) checkResources() hcl.Diagnostics {
-	// Problems in locals are reported where they are; here they only
-	// make values unknown.
-	ctx, _ := c.EvalContext(nil)
-	var diags hcl.Diagnostics
+	// A local that fails to evaluate (a bad function argument, a type
+	// error) is reported here; a cycle among locals by checkReferences.
+	ctx, _, diags := c.evalContext(nil)
 	for _, r := range c.Resources {
 		_, d := hcldec.Decode(r.Body, r.Kind.Schema(), ctx)
 		diags = append(diags, d...)

@@ -39,7 +39,7 @@ func Functions(dir string) map[string]function.Function {
 		"setproduct": stdlib.SetProductFunc, "setsubtract": stdlib.SetSubtractFunc, "setunion": stdlib.SetUnionFunc,
 		"slice": stdlib.SliceFunc, "sort": stdlib.SortFunc, "values": stdlib.ValuesFunc, "zipmap": stdlib.ZipmapFunc,
 		"csvdecode": stdlib.CSVDecodeFunc, "jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc,
-		"yamldecode": ctyyaml.YAMLDecodeFunc, "yamlencode": ctyyaml.YAMLEncodeFunc,
+		"yamldecode": yamlDecodeFunc, "yamlencode": ctyyaml.YAMLEncodeFunc,
 		"formatdate": stdlib.FormatDateFunc, "timeadd": stdlib.TimeAddFunc,
 		"tostring": stdlib.MakeToFunc(cty.String), "tonumber": stdlib.MakeToFunc(cty.Number),
 		"tobool": stdlib.MakeToFunc(cty.Bool), "tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
@@ -155,6 +155,10 @@ func templateFileFunc(dir string, fs map[string]function.Function) function.Func
 			src, err := readLabFile(dir, path)
 			if err != nil {
 				return cty.UnknownVal(cty.String), err
+			}
+			diags := checkNesting(src, path, lexTemplate)
+			if diags.HasErrors() {
+				return cty.UnknownVal(cty.String), fmt.Errorf("%s", diags.Error())
 			}
 			expr, diags := hclsyntax.ParseTemplate(src, path, hcl.InitialPos)
 			if diags.HasErrors() {

@@ -21,6 +21,14 @@ const Sensitive = "sensitive"
 // local.*, path.*, <type>.<name>.* and the functions. Resources missing
 // from known evaluate as unknown ("known after apply").
 func (c *Config) EvalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContext, hcl.Diagnostics) {
+	ctx, orderDiags, evalDiags := c.evalContext(known)
+	return ctx, append(orderDiags, evalDiags...)
+}
+
+// evalContext is EvalContext with the diagnostics about the order of
+// locals (cycles, which checkReferences reports) apart from those of
+// evaluating them.
+func (c *Config) evalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContext, hcl.Diagnostics, hcl.Diagnostics) {
 	byType := map[string]map[string]cty.Value{}
 	for _, r := range c.Resources {
 		v, ok := known[r.Addr]
@@ -43,10 +51,9 @@ func (c *Config) EvalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContex
 
 	locals := map[string]cty.Value{}
 	var diags hcl.Diagnostics
-	order, d := c.localOrder()
-	diags = append(diags, d...)
+	order, orderDiags := c.localOrder()
 	for _, name := range order {
-		vars["local"] = objectOrEmpty(locals)
+		vars["local"] = c.localsFor(c.Locals[name].Expr, locals)
 		v, d := c.Locals[name].Expr.Value(ctx)
 		diags = append(diags, d...)
 		if d.HasErrors() {
@@ -55,12 +62,38 @@ func (c *Config) EvalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContex
 		locals[name] = v
 	}
 	vars["local"] = objectOrEmpty(locals)
-	return ctx, diags
+	return ctx, orderDiags, diags
 }
 
 // Decode evaluates a resource's arguments in ctx into its kind's schema.
 func (r *Resource) Decode(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	return hcldec.Decode(r.Body, r.Kind.Schema(), ctx)
+}
+
+// localsFor is the local object an expression sees: only the locals it
+// names, so evaluating n locals takes linear time, not n² (local[expr]
+// needs them all). A declared local not evaluated yet is in a cycle,
+// which is reported as such; here it is unknown.
+func (c *Config) localsFor(expr hcl.Expression, all map[string]cty.Value) cty.Value {
+	used := map[string]cty.Value{}
+	for _, t := range expr.Variables() {
+		if t.RootName() != "local" {
+			continue
+		}
+		name := ""
+		if len(t) > 1 {
+			name = attrName(t[1])
+		}
+		if name == "" {
+			return objectOrEmpty(all)
+		}
+		if v, ok := all[name]; ok {
+			used[name] = v
+		} else if c.Locals[name] != nil {
+			used[name] = cty.DynamicVal
+		}
+	}
+	return objectOrEmpty(used)
 }
 
 func objectOrEmpty(m map[string]cty.Value) cty.Value {

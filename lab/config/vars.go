@@ -217,7 +217,11 @@ func (r rawValue) value(ty cty.Type) (cty.Value, hcl.Diagnostics) {
 	if ty == cty.String || ty == cty.DynamicPseudoType && !looksLikeExpr(r.text) {
 		return cty.StringVal(r.text), nil
 	}
-	expr, diags := hclsyntax.ParseExpression([]byte(r.text), r.source, hcl.InitialPos)
+	diags := checkNesting([]byte(r.text), r.source, lexExpression)
+	var expr hcl.Expression
+	if !diags.HasErrors() {
+		expr, diags = hclsyntax.ParseExpression([]byte(r.text), r.source, hcl.InitialPos)
+	}
 	if diags.HasErrors() {
 		return cty.DynamicVal, hcl.Diagnostics{errorf(nil, "Invalid value for variable",
 			"The value from %s is not a valid expression for type %s: %s", r.source, typeexpr.TypeString(ty), diags[0].Detail)}

@@ -1,0 +1,82 @@
+// Package yamlguard refuses YAML whose aliases expand it far beyond its
+// size (a "billion laughs" bomb) before a decoder that expands aliases
+// eats the machine's memory.
+package yamlguard
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// MaxNodes is how many nodes a document may expand to through aliases.
+// A hand-written manifest or value file has a few thousand.
+const MaxNodes = 1_000_000
+
+// Check parses src (one or more documents) without expanding aliases and
+// fails when a document that uses aliases would expand to more than max
+// nodes. Syntax errors are left to the real decoder, which words them
+// better; Check only says no to bombs.
+func Check(src []byte, max int) error {
+	if !bytes.Contains(src, []byte("*")) {
+		return nil // no alias, nothing can expand
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for doc := 1; ; doc++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return nil
+		}
+		c := counter{memo: map[*yaml.Node]int{}, max: max}
+		if expanded := c.count(&n); c.aliases && expanded > max {
+			return fmt.Errorf("document %d (line %d) expands to more than %d YAML nodes through its aliases (*name); "+
+				"a YAML bomb? Write the values out instead of repeating anchors", doc, firstLine(&n), max)
+		}
+	}
+}
+
+type counter struct {
+	memo    map[*yaml.Node]int
+	max     int
+	aliases bool
+}
+
+// count is the number of nodes n stands for once aliases are expanded,
+// saturating just above max so a bomb's count cannot overflow.
+func (c *counter) count(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := c.memo[n]; ok {
+		return v
+	}
+	c.memo[n] = c.max + 1 // an alias cycle counts as too big
+	total := 1
+	if n.Kind == yaml.AliasNode {
+		c.aliases = true
+		total = c.count(n.Alias)
+	}
+	for _, ch := range n.Content {
+		total += c.count(ch)
+		if total > c.max {
+			total = c.max + 1
+			break
+		}
+	}
+	c.memo[n] = total
+	return total
+}
+
+func firstLine(n *yaml.Node) int {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return n.Content[0].Line
+	}
+	return n.Line
+}
