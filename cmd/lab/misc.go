@@ -16,6 +16,7 @@ import (
 	"labs.dev/lab/lab/plan"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/state"
+	"labs.dev/lab/lab/verify"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -35,6 +36,16 @@ func (a *app) validateCmd() *cobra.Command {
 					cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
 				}
 				return withCode(exitError, fmt.Errorf("%s has a dependency cycle", displayPath(cfg, a.file)))
+			}
+			// Lab blocks are decoded by verify; an author wants their
+			// mistakes now, not when a learner runs lab verify.
+			if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
+				if a.output == "json" {
+					a.writeJSON(map[string]any{"valid": false, "diagnostics": diagsJSON(diags)})
+				} else {
+					cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
+				}
+				return withCode(exitError, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file)))
 			}
 			if a.output == "json" {
 				a.writeJSON(map[string]any{"valid": true, "diagnostics": []any{}})
@@ -127,6 +138,16 @@ func (a *app) graphCmd() *cobra.Command {
 			if diags.HasErrors() {
 				cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
 				return withCode(exitError, fmt.Errorf("%s has a dependency cycle", displayPath(cfg, a.file)))
+			}
+			// Lab blocks are decoded by verify; an author wants their
+			// mistakes now, not when a learner runs lab verify.
+			if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
+				if a.output == "json" {
+					a.writeJSON(map[string]any{"valid": false, "diagnostics": diagsJSON(diags)})
+				} else {
+					cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
+				}
+				return withCode(exitError, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file)))
 			}
 			fmt.Fprint(a.stdout, g.DOT())
 			return nil
