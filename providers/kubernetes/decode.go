@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
+
+	"labs.dev/lab/internal/yamlguard"
 )
 
 // object is one decoded document of a manifest.
@@ -25,6 +27,10 @@ func (o object) gvk() schema.GroupVersionKind { return o.Obj.GroupVersionKind() 
 
 // doc names where an object came from, for errors.
 func (o object) doc() string { return fmt.Sprintf("document %d (line %d)", o.Doc, o.Line) }
+
+// maxDocument is the largest request body kube-apiserver accepts (3 MiB);
+// a bigger document cannot be applied, so it is refused before decoding.
+const maxDocument = 3 << 20
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
@@ -70,6 +76,12 @@ func decode(src []byte) ([]object, error) {
 	for _, c := range chunks {
 		if len(bytes.TrimSpace(c.text)) == 0 {
 			continue
+		}
+		if len(c.text) > maxDocument {
+			return nil, fmt.Errorf("document %d (line %d) is %d bytes; the API server takes at most %d bytes per object, so split it", c.doc, c.line, len(c.text), maxDocument)
+		}
+		if err := yamlguard.Check(c.text, yamlguard.MaxNodes); err != nil {
+			return nil, fmt.Errorf("document %d (line %d): %w", c.doc, c.line, err)
 		}
 		js, err := yaml.YAMLToJSON(c.text)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeMultiDoc(t *testing.T) {
@@ -155,5 +156,31 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Hostile manifests fail fast with the document named, not by eating
+// memory while aliases expand.
+func TestDecodeHostile(t *testing.T) {
+	bomb := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n  a: &a [x,x,x,x,x,x,x,x,x]\n"
+	for i, prev := range "abcdefgh" {
+		name := string("bcdefghi"[i])
+		bomb += fmt.Sprintf("  %s: &%s [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+	}
+	huge := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: " + strings.Repeat("y", maxDocument) + "\n"
+	for _, tc := range []struct{ name, src, want string }{
+		{"billion laughs", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\n" + bomb, "document 2 (line 5): document 1 (line 1) expands to more than 1000000 YAML nodes"},
+		{"huge document", huge, "document 1 (line 1) is 3145793 bytes; the API server takes at most 3145728"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := decode([]byte(tc.src))
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("decode took %s", d)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
 	}
 }

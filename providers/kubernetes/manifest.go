@@ -116,6 +116,10 @@ func load(env resource.Env, addr resource.Addr, v cty.Value) (manifestConfig, []
 	return cfg, objs, nil
 }
 
+// maxManifestFile bounds what readInside reads (ten objects of the API
+// server's largest size and change), so a stray huge file fails at once.
+const maxManifestFile = 32 << 20
+
 // readInside reads file relative to dir and refuses one that resolves,
 // through symlinks too, outside dir: a lab must carry its manifests
 // with it, and a lab file must not read arbitrary files off the machine.
@@ -138,6 +142,16 @@ func readInside(dir, file string) ([]byte, error) {
 	rel, err := filepath.Rel(base, real)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
 		return nil, fmt.Errorf("file %q resolves to %s, outside the lab directory %s; keep manifests beside the lab file (e.g. in manifests/) so the lab is self-contained", file, real, base)
+	}
+	info, err := os.Stat(real)
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w", file, err)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("file %q is a directory; name a YAML file", file)
+	}
+	if info.Size() > maxManifestFile {
+		return nil, fmt.Errorf("file %q is %d bytes, over the %d-byte limit for a manifest file; split it", file, info.Size(), maxManifestFile)
 	}
 	b, err := os.ReadFile(real)
 	if err != nil {
