@@ -64,16 +64,6 @@ The cluster and everything lab up made stay.`,
 func helmReleases(cfg *config.Config, known map[resource.Addr]cty.Value) map[string]string {
 	out := map[string]string{}
 	ctx, _ := cfg.EvalContext(known)
-	str := func(v cty.Value, name string) string {
-		if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-			return ""
-		}
-		s, _ := v.GetAttr(name).Unmark()
-		if s.IsNull() || !s.IsKnown() || s.Type() != cty.String {
-			return ""
-		}
-		return s.AsString()
-	}
 	for _, r := range cfg.Resources {
 		if r.Addr.Type != "helm_release" {
 			continue
@@ -83,8 +73,8 @@ func helmReleases(cfg *config.Config, known map[resource.Addr]cty.Value) map[str
 			continue
 		}
 		v, _ = v.UnmarkDeep()
-		if name := str(v, "name"); name != "" {
-			out[name] = str(v, "namespace")
+		if name := resource.StringAttr(v, "name"); name != "" {
+			out[name] = resource.StringAttr(v, "namespace")
 		}
 	}
 	return out

@@ -29,17 +29,6 @@ func stateValues(cfg *config.Config) map[resource.Addr]cty.Value {
 	return known
 }
 
-func attrString(v cty.Value, name string) string {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return ""
-	}
-	s, _ := v.GetAttr(name).Unmark()
-	if s.IsNull() || !s.IsKnown() || s.Type() != cty.String {
-		return ""
-	}
-	return s.AsString()
-}
-
 // clusterTarget is the cluster that commands without a resource of their
 // own (verify, reset) talk to: the lab file's kind_cluster as recorded in
 // state, else as declared (context kind-<name>), else the first
@@ -50,8 +39,8 @@ func (a *app) clusterTarget(cfg *config.Config, known map[resource.Addr]cty.Valu
 	var fallback *kube.Target
 	for _, r := range cfg.Resources {
 		if r.Addr.Type == "kind_cluster" {
-			if v := known[r.Addr]; attrString(v, "context") != "" {
-				return kube.Target{Kubeconfig: attrString(v, "kubeconfig"), Context: attrString(v, "context")}
+			if v := known[r.Addr]; resource.StringAttr(v, "context") != "" {
+				return kube.Target{Kubeconfig: resource.StringAttr(v, "kubeconfig"), Context: resource.StringAttr(v, "context")}
 			}
 		}
 		v, diags := r.Decode(ctx)
@@ -60,8 +49,8 @@ func (a *app) clusterTarget(cfg *config.Config, known map[resource.Addr]cty.Valu
 		}
 		v, _ = v.UnmarkDeep()
 		if r.Addr.Type == "kind_cluster" {
-			if name := attrString(v, "name"); name != "" {
-				return kube.Target{Kubeconfig: attrString(v, "kubeconfig_path"), Context: "kind-" + name}
+			if name := resource.StringAttr(v, "name"); name != "" {
+				return kube.Target{Kubeconfig: resource.StringAttr(v, "kubeconfig_path"), Context: "kind-" + name}
 			}
 		}
 		if fallback == nil {

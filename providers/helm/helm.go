@@ -86,11 +86,11 @@ func parseArgs(dir string, v cty.Value) (args, error) {
 	if v.IsNull() || !v.Type().IsObjectType() {
 		return a, fmt.Errorf("helm_release: no arguments")
 	}
-	a.Name = str(v, "name")
-	a.Namespace = str(v, "namespace")
-	a.CreateNamespace = boolean(v, "create_namespace", false)
-	a.Wait = boolean(v, "wait", true)
-	a.Timeout = str(v, "timeout")
+	a.Name = resource.StringAttr(v, "name")
+	a.Namespace = resource.StringAttr(v, "namespace")
+	a.CreateNamespace = resource.BoolAttr(v, "create_namespace", false)
+	a.Wait = resource.BoolAttr(v, "wait", true)
+	a.Timeout = resource.StringAttr(v, "timeout")
 	if a.Timeout == "" {
 		a.Timeout = "5m"
 	}
@@ -111,12 +111,12 @@ func parseArgs(dir string, v cty.Value) (args, error) {
 	if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
 		return a, fmt.Errorf("timeout %q is not a positive duration like \"5m\" or \"90s\"", a.Timeout)
 	}
-	chart, err := chartDir(dir, str(v, "chart"))
+	chart, err := chartDir(dir, resource.StringAttr(v, "chart"))
 	if err != nil {
 		return a, err
 	}
 	if fi, err := os.Stat(chart); err != nil || !fi.IsDir() {
-		return a, fmt.Errorf("chart %q: no chart directory at %s", str(v, "chart"), chart)
+		return a, fmt.Errorf("chart %q: no chart directory at %s", resource.StringAttr(v, "chart"), chart)
 	}
 	a.Chart = chart
 	if a.Values, err = valuesOf(v); err != nil {
@@ -186,28 +186,6 @@ func valuesOf(v cty.Value) (map[string]any, error) {
 	return m, nil
 }
 
-func str(v cty.Value, name string) string {
-	if v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return ""
-	}
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() || a.Type() != cty.String {
-		return ""
-	}
-	return a.AsString()
-}
-
-func boolean(v cty.Value, name string, def bool) bool {
-	if v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return def
-	}
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() || a.Type() != cty.Bool {
-		return def
-	}
-	return a.True()
-}
-
 func (a args) request(env resource.Env, addr resource.Addr, op wire.Op) wire.Request {
 	req := wire.Request{
 		Version:         wire.Version,
@@ -244,7 +222,7 @@ func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	}
 	hasPrior := req.Prior != cty.NilVal && !req.Prior.IsNull()
 	if hasPrior {
-		pn, pns := str(req.Prior, "name"), str(req.Prior, "namespace")
+		pn, pns := resource.StringAttr(req.Prior, "name"), resource.StringAttr(req.Prior, "namespace")
 		if (pn != "" && pn != a.Name) || (pns != "" && pns != a.Namespace) {
 			return &resource.Change{
 				Action: resource.Replace,
@@ -332,13 +310,13 @@ func stateOnlyDiff(prior cty.Value, a args) []resource.FieldDiff {
 	if !prior.Type().IsObjectType() {
 		return nil
 	}
-	if p := boolean(prior, "wait", true); p != a.Wait {
+	if p := resource.BoolAttr(prior, "wait", true); p != a.Wait {
 		f = append(f, resource.FieldDiff{Path: "wait", Old: fmt.Sprint(p), New: fmt.Sprint(a.Wait)})
 	}
-	if p := str(prior, "timeout"); p != "" && p != a.Timeout {
+	if p := resource.StringAttr(prior, "timeout"); p != "" && p != a.Timeout {
 		f = append(f, resource.FieldDiff{Path: "timeout", Old: p, New: a.Timeout})
 	}
-	if p := boolean(prior, "create_namespace", false); p != a.CreateNamespace {
+	if p := resource.BoolAttr(prior, "create_namespace", false); p != a.CreateNamespace {
 		f = append(f, resource.FieldDiff{Path: "create_namespace", Old: fmt.Sprint(p), New: fmt.Sprint(a.CreateNamespace)})
 	}
 	return f
@@ -384,9 +362,9 @@ func result(config, revision, chartVersion, status cty.Value) cty.Value {
 
 func (releaseKind) Delete(ctx context.Context, req resource.DeleteRequest) error {
 	a := args{
-		Name:      str(req.Prior, "name"),
-		Namespace: str(req.Prior, "namespace"),
-		Timeout:   str(req.Prior, "timeout"),
+		Name:      resource.StringAttr(req.Prior, "name"),
+		Namespace: resource.StringAttr(req.Prior, "namespace"),
+		Timeout:   resource.StringAttr(req.Prior, "timeout"),
 		Target:    kube.TargetOf(req.Prior),
 	}
 	if a.Name == "" || a.Namespace == "" {

@@ -2,7 +2,6 @@ package kind
 
 import (
 	"fmt"
-	"math/big"
 	"regexp"
 	"sort"
 	"strings"
@@ -67,10 +66,10 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 	c := config{
-		Name:       strAttr(v, "name"),
-		Runtime:    strAttr(v, "runtime"),
-		NodeImage:  strAttr(v, "node_image"),
-		Kubeconfig: strAttr(v, "kubeconfig_path"),
+		Name:       resource.StringAttr(v, "name"),
+		Runtime:    resource.StringAttr(v, "runtime"),
+		NodeImage:  resource.StringAttr(v, "node_image"),
+		Kubeconfig: resource.StringAttr(v, "kubeconfig_path"),
 	}
 	if !nameRE.MatchString(c.Name) || len(c.Name) > 50 {
 		return c, fmt.Errorf("%s: name %q is not a valid kind cluster name: use lower-case letters, digits and '-', at most 50 characters", addr, c.Name)
@@ -82,7 +81,7 @@ func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 	default:
 		return c, fmt.Errorf("%s: runtime %q is not one of auto, docker, podman, simulated", addr, c.Runtime)
 	}
-	wait := strAttr(v, "wait")
+	wait := resource.StringAttr(v, "wait")
 	if wait == "" {
 		wait = "5m"
 	}
@@ -91,8 +90,8 @@ func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 		return c, fmt.Errorf("%s: wait %q is not a positive duration like \"5m\" or \"90s\"", addr, wait)
 	}
 	c.Wait = d
-	for i, n := range listAttr(v, "nodes") {
-		role := strAttr(n, "role")
+	for i, n := range resource.ListAttr(v, "nodes") {
+		role := resource.StringAttr(n, "role")
 		if role != string(v1alpha4.ControlPlaneRole) && role != string(v1alpha4.WorkerRole) {
 			return c, fmt.Errorf("%s: nodes[%d].role %q is not control-plane or worker", addr, i, role)
 		}
@@ -110,12 +109,12 @@ func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 	if cps == 0 {
 		return c, fmt.Errorf("%s: nodes has no control-plane node; kind needs at least one", addr)
 	}
-	for i, p := range listAttr(v, "extra_port_mappings") {
+	for i, p := range resource.ListAttr(v, "extra_port_mappings") {
 		pm := portMapping{
-			ContainerPort: int32(intAttr(p, "container_port")),
-			HostPort:      int32(intAttr(p, "host_port")),
-			ListenAddress: strAttr(p, "listen_address"),
-			Protocol:      strings.ToUpper(strAttr(p, "protocol")),
+			ContainerPort: int32(resource.IntAttr(p, "container_port")),
+			HostPort:      int32(resource.IntAttr(p, "host_port")),
+			ListenAddress: resource.StringAttr(p, "listen_address"),
+			Protocol:      strings.ToUpper(resource.StringAttr(p, "protocol")),
 		}
 		if pm.ContainerPort < 1 || pm.ContainerPort > 65535 || pm.HostPort < 0 || pm.HostPort > 65535 {
 			return c, fmt.Errorf("%s: extra_port_mappings[%d]: ports must be within 1-65535 (host_port 0 picks a free one)", addr, i)
@@ -179,44 +178,3 @@ func portsString(ps []portMapping) string {
 	return strings.Join(s, ", ")
 }
 
-// Reading attributes defensively: state written by an older lab may lack
-// some, so an absent, null or mistyped attribute reads as its zero value.
-
-func attr(v cty.Value, name string) (cty.Value, bool) {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return cty.NilVal, false
-	}
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return cty.NilVal, false
-	}
-	return a, true
-}
-
-func strAttr(v cty.Value, name string) string {
-	a, ok := attr(v, name)
-	if !ok || a.Type() != cty.String {
-		return ""
-	}
-	return a.AsString()
-}
-
-func intAttr(v cty.Value, name string) int64 {
-	a, ok := attr(v, name)
-	if !ok || a.Type() != cty.Number {
-		return 0
-	}
-	i, acc := a.AsBigFloat().Int64()
-	if acc != big.Exact {
-		return -1
-	}
-	return i
-}
-
-func listAttr(v cty.Value, name string) []cty.Value {
-	a, ok := attr(v, name)
-	if !ok || !a.CanIterateElements() {
-		return nil
-	}
-	return a.AsValueSlice()
-}

@@ -118,7 +118,7 @@ func (k *clusterKind) Plan(ctx context.Context, req resource.PlanRequest) (*reso
 	inState := req.Prior != cty.NilVal && !req.Prior.IsNull()
 	var backend string
 	if inState {
-		backend = strAttr(req.Prior, "backend")
+		backend = resource.StringAttr(req.Prior, "backend")
 		if ch := replaceFor(req.Prior, cfg, backend); ch != nil {
 			ch.Private = mustJSON(private{Backend: k.backendFor(ctx, req.Env, req.Addr, cfg.Runtime)})
 			return ch, nil
@@ -140,7 +140,7 @@ func (k *clusterKind) Plan(ctx context.Context, req resource.PlanRequest) (*reso
 func replaceFor(prior cty.Value, cfg config, backend string) *resource.Change {
 	old, err := readConfig(resource.Addr{}, prior)
 	if err != nil {
-		old = config{Name: strAttr(prior, "name"), Runtime: strAttr(prior, "runtime")}
+		old = config{Name: resource.StringAttr(prior, "name"), Runtime: resource.StringAttr(prior, "runtime")}
 	}
 	var fields []resource.FieldDiff
 	diff := func(path, o, n string) {
@@ -223,7 +223,7 @@ func (k *clusterKind) refresh(ctx context.Context, req resource.PlanRequest, cfg
 	}
 	// In state and running: the kubeconfig context is the one thing left
 	// that a learner may have removed (kubectl config delete-context).
-	if old := strAttr(req.Prior, "kubeconfig"); old != "" && old != kubeconfig {
+	if old := resource.StringAttr(req.Prior, "kubeconfig"); old != "" && old != kubeconfig {
 		return &resource.Change{Action: resource.Update, Reason: "kubeconfig_path changed; will merge context " + context + " into " + kubeconfig,
 			Fields: []resource.FieldDiff{{Path: "kubeconfig", Old: old, New: kubeconfig}}}, nil
 	}
@@ -331,12 +331,12 @@ func countRole(roles []string, role string) int {
 }
 
 func (k *clusterKind) Delete(ctx context.Context, req resource.DeleteRequest) error {
-	name := strAttr(req.Prior, "name")
+	name := resource.StringAttr(req.Prior, "name")
 	if name == "" {
 		return nil
 	}
-	kubeconfig := strAttr(req.Prior, "kubeconfig")
-	backend := strAttr(req.Prior, "backend")
+	kubeconfig := resource.StringAttr(req.Prior, "kubeconfig")
+	backend := resource.StringAttr(req.Prior, "backend")
 	defer kube.Forget(kube.Target{Kubeconfig: kubeconfig, Context: "kind-" + name})
 	switch backend {
 	case Docker, Podman:

@@ -5,6 +5,7 @@ package kube
 
 import (
 	"fmt"
+	"labs.dev/lab/lab/resource"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -37,17 +38,7 @@ type Target struct {
 
 // TargetOf reads the connection arguments from a decoded config object.
 func TargetOf(config cty.Value) Target {
-	str := func(name string) string {
-		if config.IsNull() || !config.Type().IsObjectType() || !config.Type().HasAttribute(name) {
-			return ""
-		}
-		v := config.GetAttr(name)
-		if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-			return ""
-		}
-		return v.AsString()
-	}
-	return Target{Kubeconfig: str("kubeconfig"), Context: str("context")}
+	return Target{Kubeconfig: resource.StringAttr(config, "kubeconfig"), Context: resource.StringAttr(config, "context")}
 }
 
 func (t Target) String() string {

@@ -77,26 +77,26 @@ type manifestConfig struct {
 func load(env resource.Env, addr resource.Addr, v cty.Value) (manifestConfig, []object, error) {
 	cfg := manifestConfig{
 		target:    kube.TargetOf(v),
-		namespace: strAttr(v, "namespace"),
-		wait:      boolAttr(v, "wait", true),
+		namespace: resource.StringAttr(v, "namespace"),
+		wait:      resource.BoolAttr(v, "wait", true),
 		timeout:   defaultTimeout,
 	}
-	if t := strAttr(v, "timeout"); t != "" {
+	if t := resource.StringAttr(v, "timeout"); t != "" {
 		d, err := time.ParseDuration(t)
 		if err != nil || d <= 0 {
 			return cfg, nil, fmt.Errorf("%s: timeout %q is not a positive duration; write it like \"90s\" or \"5m\"", addr, t)
 		}
 		cfg.timeout = d
 	}
-	_, hasContent := attr(v, "content")
-	file := strAttr(v, "file")
+	_, hasContent := resource.Attr(v, "content")
+	file := resource.StringAttr(v, "file")
 	var src []byte
 	var from string
 	switch {
 	case hasContent && file != "":
 		return cfg, nil, fmt.Errorf("%s: set content or file, not both", addr)
 	case hasContent:
-		src, from = []byte(strAttr(v, "content")), "content"
+		src, from = []byte(resource.StringAttr(v, "content")), "content"
 	case file != "":
 		b, err := readInside(env.Dir, file)
 		if err != nil {
@@ -175,8 +175,8 @@ func (p priorObject) gvk() schema.GroupVersionKind {
 
 func priorObjects(prior cty.Value) []priorObject {
 	var out []priorObject
-	for _, o := range listAttr(prior, "objects") {
-		av, kind, name := strAttr(o, "api_version"), strAttr(o, "kind"), strAttr(o, "name")
+	for _, o := range resource.ListAttr(prior, "objects") {
+		av, kind, name := resource.StringAttr(o, "api_version"), resource.StringAttr(o, "kind"), resource.StringAttr(o, "name")
 		if av == "" || kind == "" || name == "" {
 			continue
 		}
@@ -185,11 +185,11 @@ func priorObjects(prior cty.Value) []priorObject {
 			continue
 		}
 		out = append(out, priorObject{
-			id:         objID{Group: gv.Group, Kind: kind, Namespace: strAttr(o, "namespace"), Name: name},
+			id:         objID{Group: gv.Group, Kind: kind, Namespace: resource.StringAttr(o, "namespace"), Name: name},
 			apiVersion: av,
-			uid:        strAttr(o, "uid"),
-			digest:     strAttr(o, "digest"),
-			normalized: strList(o, "normalized"),
+			uid:        resource.StringAttr(o, "uid"),
+			digest:     resource.StringAttr(o, "digest"),
+			normalized: resource.StringListAttr(o, "normalized"),
 		})
 	}
 	return out
@@ -453,7 +453,7 @@ func (m manifest) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Val
 	if len(refs) > 0 {
 		list = cty.ListVal(refs)
 	}
-	return withAttrs(req.Config, map[string]cty.Value{"objects": list}), nil
+	return resource.WithAttrs(req.Config, map[string]cty.Value{"objects": list}), nil
 }
 
 func orDefault(s, def string) string {

@@ -54,7 +54,7 @@ type nsConfig struct {
 }
 
 func readNS(addr resource.Addr, v cty.Value) (nsConfig, error) {
-	c := nsConfig{name: strAttr(v, "name"), labels: mapAttr(v, "labels"), annotations: mapAttr(v, "annotations")}
+	c := nsConfig{name: resource.StringAttr(v, "name"), labels: resource.StringMapAttr(v, "labels"), annotations: resource.StringMapAttr(v, "annotations")}
 	if errs := validation.IsDNS1123Label(c.name); len(errs) > 0 {
 		return c, fmt.Errorf("%s: name %q is not a valid namespace name: %s", addr, c.name, errs[0])
 	}
@@ -95,7 +95,7 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 		return nil, err
 	}
 	inState := req.Prior != cty.NilVal && !req.Prior.IsNull()
-	if old := strAttr(req.Prior, "name"); inState && old != "" && old != cfg.name {
+	if old := resource.StringAttr(req.Prior, "name"); inState && old != "" && old != cfg.name {
 		return &resource.Change{
 			Action: resource.Replace,
 			Reason: fmt.Sprintf("name changed from %q to %q; a namespace cannot be renamed", old, cfg.name),
@@ -145,8 +145,8 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 			}
 		}
 	}
-	check("labels", want.GetLabels(), live.GetLabels(), cfg.labels, mapAttr(req.Prior, "labels"))
-	check("annotations", want.GetAnnotations(), live.GetAnnotations(), cfg.annotations, mapAttr(req.Prior, "annotations"))
+	check("labels", want.GetLabels(), live.GetLabels(), cfg.labels, resource.StringMapAttr(req.Prior, "labels"))
+	check("annotations", want.GetAnnotations(), live.GetAnnotations(), cfg.annotations, resource.StringMapAttr(req.Prior, "annotations"))
 
 	switch {
 	case !inState && owned:
@@ -200,11 +200,11 @@ func (n namespace) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Va
 	if err != nil {
 		return cty.NilVal, reach(c, fmt.Sprintf("%s: apply namespace %s", req.Addr, cfg.name), err)
 	}
-	return withAttrs(req.Config, map[string]cty.Value{"uid": cty.StringVal(string(out.GetUID()))}), nil
+	return resource.WithAttrs(req.Config, map[string]cty.Value{"uid": cty.StringVal(string(out.GetUID()))}), nil
 }
 
 func (n namespace) Delete(ctx context.Context, req resource.DeleteRequest) error {
-	name := strAttr(req.Prior, "name")
+	name := resource.StringAttr(req.Prior, "name")
 	if name == "" {
 		return nil
 	}

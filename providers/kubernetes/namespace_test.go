@@ -22,8 +22,8 @@ func TestNamespaceLifecycle(t *testing.T) {
 	if !f.env.Owner.Owns(live.GetLabels()) || live.GetLabels()["team"] != "a" || live.GetAnnotations()[resource.AnnotationResource] != "namespace.life" {
 		t.Fatalf("namespace lacks lab's labels or annotations: %v %v", live.GetLabels(), live.GetAnnotations())
 	}
-	if strAttr(f.state, "uid") != string(live.GetUID()) {
-		t.Errorf("state uid %q, live %q", strAttr(f.state, "uid"), live.GetUID())
+	if resource.StringAttr(f.state, "uid") != string(live.GetUID()) {
+		t.Errorf("state uid %q, live %q", resource.StringAttr(f.state, "uid"), live.GetUID())
 	}
 
 	// a changed and a dropped label: an update, not drift
