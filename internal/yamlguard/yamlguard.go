@@ -36,10 +36,25 @@ func Check(src []byte, max int) error {
 		}
 		c := counter{memo: map[*yaml.Node]int{}, max: max}
 		if expanded := c.count(&n); c.aliases && expanded > max {
-			return fmt.Errorf("document %d (line %d) expands to more than %d YAML nodes through its aliases (*name); "+
-				"a YAML bomb? Write the values out instead of repeating anchors", doc, firstLine(&n), max)
+			return &BombError{Doc: doc, Line: firstLine(&n), Max: max}
 		}
 	}
+}
+
+// BombError is a document that expands too far; Doc and Line count from
+// the start of what Check was given.
+type BombError struct {
+	Doc, Line, Max int
+}
+
+func (e *BombError) Error() string {
+	return fmt.Sprintf("document %d (line %d) %s", e.Doc, e.Line, e.Reason())
+}
+
+// Reason is the error without its place.
+func (e *BombError) Reason() string {
+	return fmt.Sprintf("expands to more than %d YAML nodes through its aliases (*name); "+
+		"a YAML bomb? Write the values out instead of repeating anchors", e.Max)
 }
 
 type counter struct {

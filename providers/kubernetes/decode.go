@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -81,6 +82,10 @@ func decode(src []byte) ([]object, error) {
 			return nil, fmt.Errorf("document %d (line %d) is %d bytes; the API server takes at most %d bytes per object, so split it", c.doc, c.line, len(c.text), maxDocument)
 		}
 		if err := yamlguard.Check(c.text, yamlguard.MaxNodes); err != nil {
+			var bomb *yamlguard.BombError
+			if errors.As(err, &bomb) {
+				return nil, fmt.Errorf("document %d (line %d) %s", c.doc, c.line, bomb.Reason())
+			}
 			return nil, fmt.Errorf("document %d (line %d): %w", c.doc, c.line, err)
 		}
 		js, err := yaml.YAMLToJSON(c.text)
