@@ -162,7 +162,8 @@ func templateFileFunc(dir string, fs map[string]function.Function) function.Func
 			}
 			expr, diags := hclsyntax.ParseTemplate(src, path, hcl.InitialPos)
 			if diags.HasErrors() {
-				return cty.UnknownVal(cty.String), fmt.Errorf("%s", diags.Error())
+				// HCL adds the final full stop.
+				return cty.UnknownVal(cty.String), fmt.Errorf("%s", strings.TrimSuffix(diags.Error(), "."))
 			}
 			vars := args[1]
 			if !vars.Type().IsObjectType() && !vars.Type().IsMapType() {

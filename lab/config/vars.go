@@ -226,7 +226,14 @@ func (r rawValue) value(ty cty.Type) (cty.Value, hcl.Diagnostics) {
 		return cty.DynamicVal, hcl.Diagnostics{errorf(nil, "Invalid value for variable",
 			"The value from %s is not a valid expression for type %s: %s", r.source, typeexpr.TypeString(ty), diags[0].Detail)}
 	}
-	return expr.Value(nil)
+	v, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		// A bare word parses as a reference ("Variables not allowed"),
+		// which says nothing to someone who typed -var replicas=three.
+		return cty.DynamicVal, hcl.Diagnostics{errorf(nil, "Invalid value for variable",
+			"The value %q from %s is not a valid %s: write a literal like 3, true, [\"a\", \"b\"] or { a = 1 }.", r.text, r.source, typeexpr.TypeString(ty))}
+	}
+	return v, nil
 }
 
 func looksLikeExpr(s string) bool {
