@@ -10,7 +10,6 @@ import (
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/verify"
-	"labs.dev/lab/providers/kube"
 )
 
 func (a *app) resetCmd() *cobra.Command {
@@ -28,7 +27,7 @@ The cluster and everything lab up made stay.`,
 			if err != nil {
 				return err
 			}
-			client, err := kube.Connect(a.clusterTarget(cfg, a.known))
+			client, err := a.connectReadOnly(cfg)
 			if err != nil {
 				return err
 			}

@@ -102,9 +102,21 @@ func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
 	return cfg, out, nil
 }
 
+// connectReadOnly connects to the cluster the lab file names for commands
+// a learner runs to check work: a cluster that is down should be said so
+// in seconds, not after the retries that ride out a restart mid-apply.
+func (a *app) connectReadOnly(cfg *config.Config) (*kube.Client, error) {
+	kube.RetryFor = readOnlyRetry
+	return kube.Connect(a.clusterTarget(cfg, a.known))
+}
+
+// readOnlyRetry is how long verify, test and reset retry an API server
+// that does not answer.
+const readOnlyRetry = 3 * time.Second
+
 // cluster connects to the cluster the lab file names (see clusterTarget).
 func (a *app) cluster(cfg *config.Config) (*verify.Cluster, error) {
-	c, err := kube.Connect(a.clusterTarget(cfg, a.known))
+	c, err := a.connectReadOnly(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w — is the cluster up? run `lab up`", err)
 	}

@@ -164,7 +164,7 @@ func removedWithCluster(addr resource.Addr, deleting map[resource.Addr]*plan.Cha
 			return false
 		}
 		for _, d := range c.Deps {
-			if d.Type == "kind_cluster" && deleting[d] != nil {
+			if d.Type == plan.ClusterType && deleting[d] != nil {
 				return true
 			}
 			if walk(d) {
@@ -173,7 +173,7 @@ func removedWithCluster(addr resource.Addr, deleting map[resource.Addr]*plan.Cha
 		}
 		return false
 	}
-	return addr.Type != "kind_cluster" && walk(addr)
+	return addr.Type != plan.ClusterType && walk(addr)
 }
 
 func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bool) error {

@@ -27,6 +27,8 @@ type world struct {
 	objects map[string]string // addr → value
 	log     []string
 	fail    map[string]bool
+	// refreshed lists the addresses Plan was called for.
+	refreshed []string
 	// hold, when set for an address, makes Apply of it signal started,
 	// then wait for release or for its context to end.
 	hold    map[string]chan struct{}
@@ -50,6 +52,7 @@ func (k memKind) Computed() map[string]cty.Type { return map[string]cty.Type{"id
 func (k memKind) Plan(_ context.Context, req resource.PlanRequest) (*resource.Change, error) {
 	k.w.mu.Lock()
 	defer k.w.mu.Unlock()
+	k.w.refreshed = append(k.w.refreshed, req.Addr.String())
 	want := req.Config.GetAttr("value").AsString()
 	live, ok := k.w.objects[req.Addr.String()]
 	switch {
@@ -207,6 +210,33 @@ func TestApplyCreatesInOrderAndConverges(t *testing.T) {
 	f.apply(cfg, false)
 	if p, _ := f.plan(cfg); p.HasChanges() {
 		t.Error("apply did not repair the drift")
+	}
+}
+
+func TestNothingRefreshesThroughAClusterApplyMustRepair(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.load(lab)
+	f.apply(cfg, false)
+	// The cluster drifted (say, stopped by a reboot): what lives in it
+	// cannot answer until apply has repaired it.
+	f.w.objects["kind_cluster.c"] = "stopped"
+	f.w.refreshed = nil
+	p, _ := f.plan(cfg)
+	if got := p.Change(resource.Addr{Type: "kind_cluster", Name: "c"}); got.Action != resource.Update {
+		t.Fatalf("cluster change %+v", got)
+	}
+	for _, n := range []string{"a", "b"} {
+		c := p.Change(resource.Addr{Type: "thing", Name: n})
+		if !c.Deferred || c.Action != resource.Update {
+			t.Errorf("thing.%s = %+v, want a deferred update", n, c)
+		}
+	}
+	if !slices.Equal(f.w.refreshed, []string{"kind_cluster.c"}) {
+		t.Errorf("refreshed %v, want only the cluster", f.w.refreshed)
+	}
+	f.apply(cfg, false)
+	if p, _ := f.plan(cfg); p.HasChanges() {
+		t.Error("apply did not converge after repairing the cluster")
 	}
 }
 

@@ -249,7 +249,7 @@ type planner struct {
 	opts    Options
 	mu      sync.Mutex
 	known   map[resource.Addr]cty.Value
-	changed map[resource.Addr]bool // dependencies apply will touch
+	changed map[resource.Addr]*Change // planned so far, for dependents
 }
 
 func (pl *planner) snapshot() map[resource.Addr]cty.Value {
@@ -273,9 +273,9 @@ func (pl *planner) plan(ctx context.Context, r *config.Resource) (*Change, error
 	pl.mu.Lock()
 	pl.known[r.Addr] = planned
 	if pl.changed == nil {
-		pl.changed = map[resource.Addr]bool{}
+		pl.changed = map[resource.Addr]*Change{}
 	}
-	pl.changed[r.Addr] = c.Action != resource.NoOp
+	pl.changed[r.Addr] = c
 	pl.mu.Unlock()
 	return c, nil
 }
@@ -306,20 +306,29 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 		}
 		return c, Planned(r.Kind, val, prior, c.Action), nil
 	}
+	deferTo := func(dep string) (*Change, cty.Value, error) {
+		c.Deferred = true
+		c.Action = resource.Update
+		if prior == cty.NilVal {
+			c.Action = resource.Create
+		}
+		c.Reason = "cannot be refreshed until " + dep + " is applied"
+		return c, Planned(r.Kind, val, prior, resource.NoOp), nil
+	}
+	// A cluster that apply must start or repair, or a dependency that
+	// could not be refreshed itself, cannot answer a refresh now: waiting
+	// for it to time out would only slow the plan down.
+	if dep := pl.unreachableDep(r); dep != "" {
+		return deferTo(dep)
+	}
 	req := resource.PlanRequest{Env: pl.opts.Env, Addr: r.Addr, Config: val, Prior: prior}
 	rc, err := r.Kind.Plan(ctx, req)
 	if err != nil {
-		// A dependency that apply will change (a stopped cluster that
-		// apply restarts) can make the refresh fail now; refresh again
-		// once it is applied rather than fail the whole plan.
+		// Any other dependency that apply will change can also make the
+		// refresh fail now; refresh again once it is applied rather than
+		// fail the whole plan.
 		if dep := pl.changedDep(r); dep != "" {
-			c.Deferred = true
-			c.Action = resource.Update
-			if prior == cty.NilVal {
-				c.Action = resource.Create
-			}
-			c.Reason = "cannot be refreshed until " + dep + " is applied"
-			return c, Planned(r.Kind, val, prior, resource.NoOp), nil
+			return deferTo(dep)
 		}
 		return nil, cty.NilVal, &ResourceError{Addr: r.Addr, Op: "refresh", Err: err}
 	}
@@ -340,12 +349,33 @@ func (pl *planner) changedDep(r *config.Resource) string {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	for _, d := range r.Deps {
-		if pl.changed[d] {
+		if c := pl.changed[d]; c != nil && c.Action != resource.NoOp {
 			return d.String()
 		}
 	}
 	return ""
 }
+
+// unreachableDep names a dependency of r that is a cluster apply will
+// change, or that was itself deferred, or "".
+func (pl *planner) unreachableDep(r *config.Resource) string {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for _, d := range r.Deps {
+		c := pl.changed[d]
+		if c == nil {
+			continue
+		}
+		if c.Deferred || (d.Type == ClusterType && c.Action != resource.NoOp) {
+			return d.String()
+		}
+	}
+	return ""
+}
+
+// ClusterType is the block type of resources that other resources
+// connect through: when one changes, what lives in it is refreshed after.
+const ClusterType = "kind_cluster"
 
 // Evaluate decodes a resource's arguments against the values known so
 // far and separates out sensitive marks, which the kinds never see.
