@@ -20,6 +20,7 @@ import (
 
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/kube"
+	"labs.dev/lab/providers/kube/objdiff"
 )
 
 type manifest struct{}
@@ -195,21 +196,6 @@ func priorObjects(prior cty.Value) []priorObject {
 	return out
 }
 
-// compareForm is the part of a desired object that the live one must
-// hold: apiVersion and kind depend on how it is read, and status is not
-// the applier's to set.
-func compareForm(obj map[string]any) map[string]any {
-	out := make(map[string]any, len(obj))
-	for k, v := range comparable(obj) {
-		switch k {
-		case "apiVersion", "kind", "status":
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
-
 func sensitive(id objID, path string) bool {
 	return id.Group == "" && id.Kind == "Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
 }
@@ -289,12 +275,12 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 			}
 		}
 		n := 0
-		for _, d := range subsetDiff(compareForm(want.Object), l.Object) {
+		for _, d := range objdiff.Subset(objdiff.Comparable(want.Object), l.Object) {
 			if ignore[d.Path] {
 				continue
 			}
 			n++
-			fd := resource.FieldDiff{Path: it.id.String() + ": " + d.Path, Old: d.Old, New: d.New}
+			fd := resource.FieldDiff{Path: it.id.String() + ": " + d.Path, Old: objdiff.Render(d.Old, !d.Absent), New: objdiff.Render(d.New, true)}
 			if sensitive(it.id, d.Path) {
 				fd.Sensitive = true
 				fd.Old, fd.New = hide(fd.Old), hide(fd.New)
@@ -494,7 +480,7 @@ func applyAll(ctx context.Context, req resource.ApplyRequest, c *kube.Client, it
 			return reach(c, fmt.Sprintf("%s: apply %s (%s)", req.Addr, it.id, it.doc()), err)
 		}
 		var norm []string
-		for _, d := range subsetDiff(compareForm(want.Object), got.Object) {
+		for _, d := range objdiff.Subset(objdiff.Comparable(want.Object), got.Object) {
 			norm = append(norm, d.Path)
 		}
 		if len(norm) > 0 {

@@ -5,18 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"sort"
-	"strconv"
 
 	"helm.sh/helm/v3/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	cliresource "k8s.io/cli-runtime/pkg/resource"
 
 	"labs.dev/lab/providers/helm/wire"
+	"labs.dev/lab/providers/kube/objdiff"
 )
 
 // liveDrift compares every object of the release's manifest with the live
@@ -64,113 +61,18 @@ func (w *worker) liveDrift(ctx context.Context, rel *release.Release) ([]wire.Ob
 
 // objectDiff lists the fields of the rendered object that the live object
 // does not match. The rendered object is a subset of the live one: fields
-// the server defaulted or added are not drift.
+// the server defaulted or added are not drift. Of metadata only labels and
+// annotations count: helm sets the namespace and others its own fields.
 func objectDiff(want, live map[string]any) []wire.Field {
+	want = objdiff.Comparable(want)
+	if wm, ok := want["metadata"].(map[string]any); ok {
+		want["metadata"] = map[string]any{"labels": wm["labels"], "annotations": wm["annotations"]}
+	}
 	var out []wire.Field
-	for _, k := range sortedKeys(want) {
-		switch k {
-		case "apiVersion", "kind", "status":
-			continue
-		case "metadata":
-			wm, _ := want[k].(map[string]any)
-			lm, _ := live[k].(map[string]any)
-			for _, mk := range []string{"labels", "annotations"} {
-				if wm[mk] != nil {
-					out = append(out, subsetDiff("metadata."+mk, wm[mk], lm[mk])...)
-				}
-			}
-			continue
-		}
-		out = append(out, subsetDiff(k, want[k], live[k])...)
+	for _, f := range objdiff.Subset(want, live) {
+		out = append(out, wire.Field{Path: f.Path, Live: render(f.Old), Want: render(f.New)})
 	}
 	return out
-}
-
-func subsetDiff(path string, want, live any) []wire.Field {
-	switch w := want.(type) {
-	case map[string]any:
-		l, ok := live.(map[string]any)
-		if !ok {
-			if live == nil && isEmpty(w) {
-				return nil
-			}
-			return []wire.Field{{Path: path, Live: render(live), Want: render(want)}}
-		}
-		var out []wire.Field
-		for _, k := range sortedKeys(w) {
-			out = append(out, subsetDiff(joinKey(path, k), w[k], l[k])...)
-		}
-		return out
-	case []any:
-		l, ok := live.([]any)
-		if !ok || len(l) != len(w) {
-			if live == nil && len(w) == 0 {
-				return nil
-			}
-			return []wire.Field{{Path: path, Live: render(live), Want: render(want)}}
-		}
-		var out []wire.Field
-		for i := range w {
-			out = append(out, subsetDiff(path+"["+strconv.Itoa(i)+"]", w[i], l[i])...)
-		}
-		return out
-	case nil:
-		return nil
-	}
-	if scalarEqual(want, live) {
-		return nil
-	}
-	return []wire.Field{{Path: path, Live: render(live), Want: render(want)}}
-}
-
-// scalarEqual compares the way the API server normalises: 2 and 2.0 are
-// one number, "0.5" and "500m" one quantity.
-func scalarEqual(want, live any) bool {
-	if want == live {
-		return true
-	}
-	if a, ok := number(want); ok {
-		b, ok := number(live)
-		return ok && a == b
-	}
-	ws, ok1 := want.(string)
-	ls, ok2 := live.(string)
-	if ok1 && ok2 {
-		wq, err1 := resource.ParseQuantity(ws)
-		lq, err2 := resource.ParseQuantity(ls)
-		return err1 == nil && err2 == nil && wq.Cmp(lq) == 0
-	}
-	return false
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case float64:
-		return n, true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
-
-func isEmpty(m map[string]any) bool { return len(m) == 0 }
-
-var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-
-// joinKey writes map keys like kubectl's JSONPath would need them:
-// metadata.labels["app.kubernetes.io/name"].
-func joinKey(path, k string) string {
-	if plainKey.MatchString(k) {
-		return path + "." + k
-	}
-	return path + "[" + strconv.Quote(k) + "]"
 }
 
 // render shows a value compactly for a plan line, as JSON so that "2" and
@@ -188,15 +90,6 @@ func render(v any) string {
 		return string(b[:max]) + "..."
 	}
 	return string(b)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // relabel puts lab's labels back on the release's objects. helm forces

@@ -64,7 +64,7 @@ func TestObjectDiff(t *testing.T) {
 	wantDiff := []wire.Field{
 		{Path: `metadata.labels["lab.dev/instance"]`, Live: "", Want: `"abc"`},
 		{Path: "spec.replicas", Live: "5", Want: "2"},
-		{Path: "spec.template.spec.containers[0].image", Live: `"nginx:1.28"`, Want: `"nginx:1.27"`},
+		{Path: "spec.template.spec.containers[name=fleet].image", Live: `"nginx:1.28"`, Want: `"nginx:1.27"`},
 	}
 	if !reflect.DeepEqual(got, wantDiff) {
 		t.Fatalf("objectDiff =\n%v\nwant\n%v", got, wantDiff)
@@ -73,7 +73,58 @@ func TestObjectDiff(t *testing.T) {
 	// a list that changed length is one field, not one per element
 	c["ports"] = []any{}
 	got = objectDiff(want, live)
-	if len(got) != 4 || got[3].Path != "spec.template.spec.containers[0].ports" {
+	if len(got) != 4 || got[3].Path != "spec.template.spec.containers[name=fleet].ports" {
 		t.Fatalf("list length change: %v", got)
+	}
+}
+
+// Containers are matched by name as the server keys them, so one injected
+// by an admission webhook is not drift; a Secret's stringData is compared
+// with the data the server wrote it into; of metadata, only labels and
+// annotations count.
+func TestObjectDiffNormalises(t *testing.T) {
+	want := map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Pod",
+		"metadata":   map[string]any{"name": "p", "namespace": "ns"},
+		"spec": map[string]any{"containers": []any{
+			map[string]any{"name": "app", "image": "nginx"},
+		}},
+	}
+	live := map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Pod",
+		"metadata":   map[string]any{"name": "p", "namespace": "other"},
+		"spec": map[string]any{"containers": []any{
+			map[string]any{"name": "envoy", "image": "envoy"},
+			map[string]any{"name": "app", "image": "nginx"},
+		}},
+	}
+	if got := objectDiff(want, live); len(got) != 0 {
+		t.Errorf("injected container or metadata reported as drift: %v", got)
+	}
+	if want["metadata"].(map[string]any)["namespace"] != "ns" {
+		t.Errorf("objectDiff changed the rendered object: %v", want)
+	}
+
+	secret := map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata":   map[string]any{"name": "s"},
+		"stringData": map[string]any{"password": "hunter2"},
+	}
+	liveSecret := map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata":   map[string]any{"name": "s"},
+		"data":       map[string]any{"password": "aHVudGVyMg=="},
+	}
+	if got := objectDiff(secret, liveSecret); len(got) != 0 {
+		t.Errorf("stringData reported as drift: %v", got)
+	}
+	liveSecret["data"] = map[string]any{"password": "b3RoZXI="}
+	got := objectDiff(secret, liveSecret)
+	if len(got) != 1 || got[0].Path != "data.password" {
+		t.Errorf("changed Secret data: %v", got)
 	}
 }
