@@ -49,6 +49,13 @@ func Main(m *testing.M) int {
 	if !flag.Parsed() {
 		flag.Parse() // for testing.Verbose; m.Run would parse them anyway
 	}
+	// go test -fuzz runs this binary as a coordinator and as one worker
+	// per core; none fuzzes a cluster, and a cluster per process would
+	// eat the machine.
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		skip = "no cluster while fuzzing (-fuzz)"
+		return m.Run()
+	}
 	tmp, err := os.MkdirTemp("", "lab-testcluster-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testcluster:", err)
