@@ -16,7 +16,7 @@ func TestHostileSourceRefused(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, src, want string
-		vars       []string
+		vars            []string
 	}{
 		{"deep objects", "locals {\n  x = " + strings.Repeat("{a=", 50000) + "1" + strings.Repeat("}", 50000) + "\n}\n", "labs.hcl:2: Nesting too deep", nil},
 		{"deep templates", "locals {\n  x = \"" + strings.Repeat(`${"`, 50000) + strings.Repeat(`"}`, 50000) + "\"\n}\n", "labs.hcl:2: Nesting too deep", nil},
