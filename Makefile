@@ -6,6 +6,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 CP_DIR = $(shell tools/controlplane/build.sh --print-dir)
 TEST_TIMEOUT ?= 60m
+# bounded fuzzing of the config loader and the manifest decoder in make test
+FUZZ_TIME ?= 15s
 
 .PHONY: all build control-plane up down test test-unit bench lint clean
 
@@ -37,6 +39,8 @@ down: build
 test: control-plane build
 	$(GO) vet ./...
 	LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZ_TIME) ./lab/config
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZ_TIME) ./providers/kubernetes
 
 ## test-unit: the tests that need no cluster
 test-unit:
