@@ -19,6 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	labconfig "labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/helm/wire"
 	"labs.dev/lab/providers/kube"
@@ -115,9 +116,6 @@ func parseArgs(dir string, v cty.Value) (args, error) {
 	if err != nil {
 		return a, err
 	}
-	if fi, err := os.Stat(chart); err != nil || !fi.IsDir() {
-		return a, fmt.Errorf("chart %q: no chart directory at %s", resource.StringAttr(v, "chart"), chart)
-	}
 	a.Chart = chart
 	if a.Values, err = valuesOf(v); err != nil {
 		return a, err
@@ -125,38 +123,21 @@ func parseArgs(dir string, v cty.Value) (args, error) {
 	return a, nil
 }
 
-// chartDir resolves a chart path relative to the lab directory and refuses
-// one that leaves it: a lab file must not install whatever lies elsewhere
-// on the learner's machine.
+// chartDir resolves a chart directory relative to the lab directory and
+// refuses one that leaves it: a lab file must not install whatever lies
+// elsewhere on the learner's machine.
 func chartDir(dir, chart string) (string, error) {
 	if chart == "" {
 		return "", fmt.Errorf("chart: a local chart directory is required, e.g. chart = \"charts/fleet\"")
 	}
-	p := chart
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
+	p, err := labconfig.ResolvePath(dir, chart)
+	if err != nil {
+		return "", fmt.Errorf("chart %q: %w", chart, err)
 	}
-	p = filepath.Clean(p)
-	outside := fmt.Errorf("chart %q is outside the lab directory %s: helm_release installs local charts kept beside the lab file (e.g. charts/fleet)", chart, dir)
-	if !within(dir, p) {
-		return "", outside
-	}
-	// A symlink inside the lab directory may still point out of it.
-	if real, err := filepath.EvalSymlinks(p); err == nil {
-		realDir, err := filepath.EvalSymlinks(dir)
-		if err != nil {
-			realDir = dir
-		}
-		if !within(realDir, real) {
-			return "", outside
-		}
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("chart %q: no chart directory at %s", chart, p)
 	}
 	return p, nil
-}
-
-func within(dir, p string) bool {
-	rel, err := filepath.Rel(filepath.Clean(dir), p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // valuesOf converts the values argument, any HCL object, to helm values.

@@ -35,6 +35,8 @@ func TestSchemaDecodesDefaults(t *testing.T) {
 func TestChartDir(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "charts", "fleet"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "..foo", "chart"), 0o755)
+	os.WriteFile(filepath.Join(dir, "charts", "file"), nil, 0o644)
 	outside := t.TempDir()
 	os.Symlink(outside, filepath.Join(dir, "charts", "sneaky"))
 	for _, tc := range []struct{ chart, want, err string }{
@@ -47,6 +49,8 @@ func TestChartDir(t *testing.T) {
 		{"charts/sneaky", "", "outside the lab directory"},
 		{"", "", "chart: a local chart directory is required"},
 		{"..foo/chart", filepath.Join(dir, "..foo", "chart"), ""},
+		{"charts/nope", "", `chart "charts/nope": charts/nope does not exist`},
+		{"charts/file", "", `chart "charts/file": no chart directory at ` + filepath.Join(dir, "charts", "file")},
 	} {
 		got, err := chartDir(dir, tc.chart)
 		if tc.err != "" {
@@ -110,7 +114,7 @@ func TestParseArgs(t *testing.T) {
 		{map[string]cty.Value{"values": cty.StringVal("replicas=3")}, "values must be an object"},
 		{map[string]cty.Value{"values": cty.ListVal([]cty.Value{cty.True})}, "values must be an object"},
 		{map[string]cty.Value{"chart": cty.StringVal("../x")}, "outside the lab directory"},
-		{map[string]cty.Value{"chart": cty.StringVal("charts/flet")}, `chart "charts/flet": no chart directory at ` + filepath.Join(dir, "charts", "flet")},
+		{map[string]cty.Value{"chart": cty.StringVal("charts/flet")}, `chart "charts/flet": charts/flet does not exist (paths are relative to ` + dir + ")"},
 	} {
 		attrs := map[string]cty.Value{}
 		for k, v := range base {
