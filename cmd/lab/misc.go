@@ -30,21 +30,13 @@ func (a *app) validateCmd() *cobra.Command {
 				return err
 			}
 			if _, diags := plan.Graph(cfg); diags.HasErrors() {
-				if a.output == "json" {
-					a.writeJSON(map[string]any{"valid": false, "diagnostics": diagsJSON(diags)})
-				} else {
-					cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
-				}
+				a.writeDiags(cfg, diags, map[string]any{"valid": false})
 				return withCode(exitError, fmt.Errorf("%s has a dependency cycle", displayPath(cfg, a.file)))
 			}
 			// Lab blocks are decoded by verify; an author wants their
 			// mistakes now, not when a learner runs lab verify.
 			if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
-				if a.output == "json" {
-					a.writeJSON(map[string]any{"valid": false, "diagnostics": diagsJSON(diags)})
-				} else {
-					cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
-				}
+				a.writeDiags(cfg, diags, map[string]any{"valid": false})
 				return withCode(exitError, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file)))
 			}
 			if a.output == "json" {
@@ -142,11 +134,7 @@ func (a *app) graphCmd() *cobra.Command {
 			// Lab blocks are decoded by verify; an author wants their
 			// mistakes now, not when a learner runs lab verify.
 			if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
-				if a.output == "json" {
-					a.writeJSON(map[string]any{"valid": false, "diagnostics": diagsJSON(diags)})
-				} else {
-					cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
-				}
+				a.writeDiags(cfg, diags, map[string]any{"valid": false})
 				return withCode(exitError, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file)))
 			}
 			fmt.Fprint(a.stdout, g.DOT())

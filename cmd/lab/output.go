@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
+
+	"labs.dev/lab/lab/config"
 )
 
 const (
@@ -54,6 +56,20 @@ func (a *app) writeJSON(v any) {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// writeDiags reports diagnostics: as doc with a "diagnostics" member on
+// stdout for -output json, else as text on stderr.
+func (a *app) writeDiags(cfg *config.Config, diags hcl.Diagnostics, doc map[string]any) {
+	if a.output != "json" {
+		cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
+		return
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	doc["diagnostics"] = diagsJSON(diags)
+	a.writeJSON(doc)
 }
 
 type diagJSON struct {

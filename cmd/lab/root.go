@@ -171,11 +171,7 @@ func (a *app) varFlags(f *pflag.FlagSet) {
 func (a *app) load() (*config.Config, error) {
 	cfg, diags := config.Load(a.file, config.Options{Kinds: providers.Kinds(), Vars: a.vars, VarFiles: a.varFiles})
 	if len(diags) > 0 {
-		if a.output == "json" {
-			a.writeJSON(map[string]any{"diagnostics": diagsJSON(diags)})
-		} else {
-			cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
-		}
+		a.writeDiags(cfg, diags, nil)
 	}
 	if diags.HasErrors() {
 		n := 0

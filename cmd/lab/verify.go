@@ -66,11 +66,7 @@ func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
 	a.known = stateValues(cfg)
 	labs, diags := verify.Decode(cfg, a.known)
 	if len(diags) > 0 {
-		if a.output == "json" {
-			a.writeJSON(map[string]any{"diagnostics": diagsJSON(diags)})
-		} else {
-			cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
-		}
+		a.writeDiags(cfg, diags, nil)
 	}
 	if diags.HasErrors() {
 		return nil, nil, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file))
