@@ -168,6 +168,9 @@ func (c *Config) resolveVars(opts Options) hcl.Diagnostics {
 	for _, name := range c.variableNames() {
 		v := c.Variables[name]
 		r, set := raw[name]
+		// A variable without a usable value is unknown from here on: its
+		// own error says why, and every use of it need not repeat that.
+		c.values[name] = cty.DynamicVal
 		var val cty.Value
 		switch {
 		case !set && v.Default == cty.NilVal:
