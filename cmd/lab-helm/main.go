@@ -6,10 +6,28 @@ package main
 
 import (
 	"os"
+	"syscall"
+	"time"
 
 	"labs.dev/lab/providers/helm/worker"
 )
 
 func main() {
+	watchParent()
 	os.Exit(worker.Main(os.Stdin, os.Stdout, os.Stderr))
+}
+
+// watchParent ends the worker when the lab process that started it dies,
+// where the kernel's parent-death signal does not reach (it follows the
+// thread that started the worker, not the process): an orphan would race
+// the next lab up on the same release.
+func watchParent() {
+	parent := os.Getppid()
+	go func() {
+		for range time.Tick(250 * time.Millisecond) {
+			if os.Getppid() != parent {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}()
 }

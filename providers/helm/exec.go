@@ -65,6 +65,7 @@ func call(ctx context.Context, env resource.Env, addr resource.Addr, req wire.Re
 	// leaving it pending, and the next apply can carry on.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
+	cmd.SysProcAttr = workerAttr()
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
