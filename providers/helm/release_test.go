@@ -292,13 +292,14 @@ func TestFailedInstallIsUninstalled(t *testing.T) {
 	}
 }
 
-// A template error names the template file and line, as helm reports it.
-func TestTemplateErrorOnApply(t *testing.T) {
+// A template error names the template file and line, as helm reports it,
+// and is found by plan (which renders the chart), not halfway into apply.
+func TestTemplateErrorOnPlan(t *testing.T) {
 	h := newHarness(t, "helm-badtpl")
 	tpl := filepath.Join(h.env.Dir, "charts", "fleet", "templates", "service.yaml")
 	b, _ := os.ReadFile(tpl)
 	os.WriteFile(tpl, bytes.Replace(b, []byte("{{ .Values.service.type }}"), []byte("{{ .Values.service.type | nosuch }}"), 1), 0o644)
-	_, err := h.apply(h.plan())
+	_, err := Release().Plan(h.ctx(), resource.PlanRequest{Env: h.env, Addr: h.addr, Config: h.config(), Prior: h.prior})
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), "fleet/templates/service.yaml:8") || !strings.Contains(err.Error(), "helm_release.helm-badtpl") {
 		t.Fatalf("err = %v", err)

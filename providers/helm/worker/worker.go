@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -126,6 +128,11 @@ func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {
 	flags.Context = &req.Context
 	flags.Namespace = &req.Namespace
 	if req.CacheDir != "" {
+		// client-go would make the missing directories 0750; the state
+		// directory above the cache holds state and kubeconfigs.
+		if err := os.MkdirAll(req.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("cache directory: %w", err)
+		}
 		flags.CacheDir = &req.CacheDir
 	}
 	// Like lab's own clients: no client-side rate limit against a cluster
@@ -209,16 +216,26 @@ func (w *worker) lastRelease() (*release.Release, error) {
 
 func (w *worker) plan(ctx context.Context) (*wire.Response, error) {
 	resp := &wire.Response{}
+	var ch *chart.Chart
 	if w.req.Chart != "" {
-		ch, err := loadChart(w.req.Chart)
+		var err error
+		ch, err = loadChart(w.req.Chart)
 		if err != nil {
 			return nil, err
 		}
 		resp.Chart = &wire.Chart{Name: ch.Name(), Version: ch.Metadata.Version, Digest: chartDigest(ch)}
 	}
 	rel, err := w.lastRelease()
-	if err != nil || rel == nil {
+	if err != nil {
 		return resp, err
+	}
+	if ch != nil {
+		if err := w.render(ch); err != nil {
+			return nil, err
+		}
+	}
+	if rel == nil {
+		return resp, nil
 	}
 	resp.Release = toWire(rel)
 	if rel.Info.Status == release.StatusDeployed {
@@ -228,6 +245,34 @@ func (w *worker) plan(ctx context.Context) (*wire.Response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// render renders the chart with the config's values as install would,
+// offline, so a template that does not parse, fails, or renders broken
+// YAML is reported by plan rather than halfway through apply. Without the
+// server's version (for kubeVersion and .Capabilities) it does not guess.
+func (w *worker) render(ch *chart.Chart) error {
+	dc, err := w.cfg.RESTClientGetter.ToDiscoveryClient()
+	if err != nil {
+		return nil
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return nil
+	}
+	inst := action.NewInstall(&action.Configuration{})
+	inst.DryRun, inst.ClientOnly = true, true
+	inst.ReleaseName, inst.Namespace = w.req.Name, w.req.Namespace
+	inst.KubeVersion = &chartutil.KubeVersion{Version: v.GitVersion, Major: v.Major, Minor: v.Minor}
+	inst.PostRenderer = ownerRenderer{labels: w.req.Labels, annotations: w.req.Annotations}
+	vals := w.req.Values
+	if vals == nil {
+		vals = map[string]any{}
+	}
+	if _, err := inst.Run(ch, vals); err != nil {
+		return fmt.Errorf("chart %s (%s) does not render: %w", ch.Name(), w.req.Chart, err)
+	}
+	return nil
 }
 
 func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
