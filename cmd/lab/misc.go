@@ -268,6 +268,9 @@ func (a *app) outputCmd() *cobra.Command {
 			return nil
 		},
 	}
+	// Outputs are evaluated from the lab file, which may need its
+	// variables like every other command that loads it.
+	a.varFlags(cmd.Flags())
 	return cmd
 }
 
