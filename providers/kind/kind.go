@@ -278,6 +278,14 @@ func (k *clusterKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty
 		if len(cfg.Roles) > 0 && countRole(cfg.Roles, "control-plane") > 1 {
 			return cty.NilVal, fmt.Errorf("%s: the simulated runtime runs one control-plane node; make the other nodes workers, or use runtime docker for a multi-control-plane cluster", req.Addr)
 		}
+		// No container runs, so these have nothing to act on; say so
+		// rather than let an author think they took effect.
+		if cfg.NodeImage != "" {
+			progress(req.Env, req.Addr, "node_image "+cfg.NodeImage+" has no effect on the simulated runtime (no container runs)")
+		}
+		if len(cfg.Ports) > 0 {
+			progress(req.Env, req.Addr, "extra_port_mappings have no effect on the simulated runtime (no container runs, nothing listens on the host ports)")
+		}
 		c, err := k.sim.Create(ctx, simulated.Options{
 			Name:       cfg.Name,
 			Dir:        clusterDir(req.StateDir, cfg.Name),
