@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,16 @@ const RequestTimeout = 30 * time.Second
 // leader change), before its last error is returned. A restarting
 // simulated API server is back within ≈ 5 s.
 var RetryFor = 30 * time.Second
+
+// FirstContactRetry bounds the retries for a server that has not answered
+// this process yet: one that was never up (a stopped or wrong cluster) is
+// reported in seconds, while a server lab was just talking to, and that
+// is restarting, gets all of RetryFor. It still covers a fresh process
+// (the helm worker) that meets a restart already under way.
+var FirstContactRetry = 10 * time.Second
+
+// answered holds the hosts that have answered this process.
+var answered sync.Map
 
 const (
 	firstDelay = 200 * time.Millisecond
@@ -45,6 +56,9 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	delay := firstDelay
 	for attempt := 1; ; attempt++ {
 		resp, err := r.next.RoundTrip(req)
+		if err == nil {
+			answered.Store(req.URL.Host, true)
+		}
 		why := transient(req, resp, err)
 		if why == "" {
 			if err != nil && errors.Is(req.Context().Err(), context.DeadlineExceeded) {
@@ -53,7 +67,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		ctx := req.Context()
-		if ctx.Err() != nil || time.Since(start)+delay > RetryFor || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		if ctx.Err() != nil || time.Since(start)+delay > budget(req.URL.Host) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 			if err != nil && attempt > 1 {
 				err = &RetryError{Err: err, Attempts: attempt, Over: time.Since(start), Host: req.URL.Host}
 			}
@@ -76,6 +90,14 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body = body
 		}
 	}
+}
+
+// budget is how long a request to host may be retried.
+func budget(host string) time.Duration {
+	if _, ok := answered.Load(host); !ok {
+		return min(RetryFor, FirstContactRetry)
+	}
+	return RetryFor
 }
 
 // CancelRequest passes a cancellation on, for client-go's transports that

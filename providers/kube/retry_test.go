@@ -103,6 +103,40 @@ func TestRetryGivesUpOnAnUnreachableServer(t *testing.T) {
 	}
 }
 
+// A server that never answered this process is given up on after
+// FirstContactRetry; one that answered before gets all of RetryFor.
+func TestRetryGivesUpSoonerOnAServerThatNeverAnswered(t *testing.T) {
+	fastRetries(t, time.Minute)
+	old := FirstContactRetry
+	FirstContactRetry = 500 * time.Millisecond
+	t.Cleanup(func() { FirstContactRetry = old })
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "https://" + l.Addr().String()
+	l.Close()
+	_, err = client(t, url).Get(url + "/api")
+	var re *RetryError
+	if !errors.As(err, &re) {
+		t.Fatalf("error %v, want a RetryError", err)
+	}
+	// Backoff 0.2 s then 0.4 s fits in 0.5 s only as far as the second
+	// wait: three attempts at most, where RetryFor would allow many more.
+	if re.Attempts > 3 {
+		t.Errorf("%d attempts against a server that never answered; want at most 3", re.Attempts)
+	}
+	if got := budget(l.Addr().String()); got != FirstContactRetry {
+		t.Errorf("budget %s for a server never heard from, want %s", got, FirstContactRetry)
+	}
+	answered.Store(l.Addr().String(), true)
+	t.Cleanup(func() { answered.Delete(l.Addr().String()) })
+	if got := budget(l.Addr().String()); got != RetryFor {
+		t.Errorf("budget %s for a server that answered before, want %s", got, RetryFor)
+	}
+}
+
 // A server that accepts and never answers ends in the request timeout,
 // not a hang.
 func TestRequestTimeoutEndsAHungServer(t *testing.T) {
