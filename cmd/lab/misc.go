@@ -223,23 +223,11 @@ func (a *app) outputCmd() *cobra.Command {
 				return err
 			}
 			defer s.close()
-			known := map[resource.Addr]cty.Value{}
-			for _, r := range s.st.Resources {
-				if v, err := r.Value(); err == nil {
-					known[r.Addr] = v
+			values := s.cfg.OutputValues(s.st.Values())
+			for name, v := range values {
+				if !v.IsWhollyKnown() {
+					delete(values, name)
 				}
-			}
-			ctx, _ := s.cfg.EvalContext(known)
-			values := map[string]cty.Value{}
-			for _, o := range s.cfg.Outputs {
-				v, diags := o.Value.Value(ctx)
-				if diags.HasErrors() || !v.IsWhollyKnown() {
-					continue
-				}
-				if o.Sensitive {
-					v = v.Mark(config.Sensitive)
-				}
-				values[o.Name] = v
 			}
 			if len(args) == 1 {
 				v, ok := values[args[0]]

@@ -20,13 +20,7 @@ func stateValues(cfg *config.Config) map[resource.Addr]cty.Value {
 	if err != nil {
 		return nil
 	}
-	known := map[resource.Addr]cty.Value{}
-	for _, r := range st.Resources {
-		if v, err := r.Value(); err == nil {
-			known[r.Addr] = v
-		}
-	}
-	return known
+	return st.Values()
 }
 
 // clusterTarget is the cluster that commands without a resource of their

@@ -59,7 +59,6 @@ func Apply(ctx context.Context, cfg *config.Config, st *state.State, statePath s
 		known:  map[resource.Addr]cty.Value{},
 		result: &Result{Done: map[resource.Action]int{}},
 	}
-	defer a.w.close()
 	if err := a.deletes(ctx); err != nil {
 		return a.result, err
 	}
@@ -67,7 +66,7 @@ func Apply(ctx context.Context, cfg *config.Config, st *state.State, statePath s
 		if err := a.forward(ctx); err != nil {
 			return a.result, err
 		}
-		a.result.Outputs = a.outputs()
+		a.result.Outputs = a.cfg.OutputValues(a.snapshot())
 	}
 	return a.result, a.w.err()
 }
@@ -343,24 +342,5 @@ func (a *applier) walkResult(err error) error {
 		a.mu.Unlock()
 		return we.Err
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
 	return err
-}
-
-func (a *applier) outputs() map[string]cty.Value {
-	ctx, _ := a.cfg.EvalContext(a.snapshot())
-	out := map[string]cty.Value{}
-	for _, o := range a.cfg.Outputs {
-		v, diags := o.Value.Value(ctx)
-		if diags.HasErrors() {
-			continue
-		}
-		if o.Sensitive {
-			v = v.Mark(config.Sensitive)
-		}
-		out[o.Name] = v
-	}
-	return out
 }

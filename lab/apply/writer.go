@@ -46,5 +46,3 @@ func (w *writer) err() error {
 	defer w.mu.Unlock()
 	return w.lastErr
 }
-
-func (w *writer) close() {}

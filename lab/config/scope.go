@@ -65,6 +65,24 @@ func (c *Config) evalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContex
 	return ctx, orderDiags, diags
 }
 
+// OutputValues evaluates the outputs against known resource values;
+// sensitive ones come back marked, ones that fail to evaluate are left out.
+func (c *Config) OutputValues(known map[resource.Addr]cty.Value) map[string]cty.Value {
+	ctx, _ := c.EvalContext(known)
+	out := map[string]cty.Value{}
+	for _, o := range c.Outputs {
+		v, diags := o.Value.Value(ctx)
+		if diags.HasErrors() {
+			continue
+		}
+		if o.Sensitive {
+			v = v.Mark(Sensitive)
+		}
+		out[o.Name] = v
+	}
+	return out
+}
+
 // Decode evaluates a resource's arguments in ctx into its kind's schema.
 func (r *Resource) Decode(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	return hcldec.Decode(r.Body, r.Kind.Schema(), ctx)

@@ -147,6 +147,18 @@ func (r *Resource) Value() (cty.Value, error) {
 	return v, nil
 }
 
+// Values decodes every resource's attributes, leaving out any that do
+// not decode, for evaluating references against what was applied.
+func (s *State) Values() map[resource.Addr]cty.Value {
+	known := make(map[resource.Addr]cty.Value, len(s.Resources))
+	for i := range s.Resources {
+		if v, err := s.Resources[i].Value(); err == nil {
+			known[s.Resources[i].Addr] = v
+		}
+	}
+	return known
+}
+
 // SetValue records v as the attributes of the resource at addr, with its
 // dependencies, as applied (StatusOK). v must be wholly known.
 func (s *State) SetValue(addr resource.Addr, v cty.Value, deps []resource.Addr) error {
