@@ -357,7 +357,9 @@ func decodeOutput(b *hcl.Block) (*Output, hcl.Diagnostics) {
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "value", Required: true}, {Name: "description"}, {Name: "sensitive"},
 	}})
-	o := &Output{Name: b.Labels[0], DeclRange: b.DefRange}
+	// A missing value is already reported; null keeps later passes from
+	// meeting a nil expression.
+	o := &Output{Name: b.Labels[0], DeclRange: b.DefRange, Value: hcl.StaticExpr(cty.NullVal(cty.DynamicPseudoType), b.DefRange)}
 	if a, ok := content.Attributes["value"]; ok {
 		o.Value = a.Expr
 	}
