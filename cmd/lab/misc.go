@@ -33,6 +33,10 @@ func (a *app) validateCmd() *cobra.Command {
 				a.writeDiags(cfg, diags, map[string]any{"valid": false})
 				return withCode(exitError, fmt.Errorf("%s has a dependency cycle", displayPath(cfg, a.file)))
 			}
+			if diags := plan.Validate(cfg); diags.HasErrors() {
+				a.writeDiags(cfg, diags, map[string]any{"valid": false})
+				return withCode(exitError, fmt.Errorf("%s has errors; fix them and run again", displayPath(cfg, a.file)))
+			}
 			// Lab blocks are decoded by verify; an author wants their
 			// mistakes now, not when a learner runs lab verify.
 			if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
@@ -130,6 +134,10 @@ func (a *app) graphCmd() *cobra.Command {
 			if diags.HasErrors() {
 				cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
 				return withCode(exitError, fmt.Errorf("%s has a dependency cycle", displayPath(cfg, a.file)))
+			}
+			if diags := plan.Validate(cfg); diags.HasErrors() {
+				a.writeDiags(cfg, diags, map[string]any{"valid": false})
+				return withCode(exitError, fmt.Errorf("%s has errors; fix them and run again", displayPath(cfg, a.file)))
 			}
 			// Lab blocks are decoded by verify; an author wants their
 			// mistakes now, not when a learner runs lab verify.

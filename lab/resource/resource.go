@@ -43,6 +43,13 @@ type Kind interface {
 	Delete(ctx context.Context, req DeleteRequest) error
 }
 
+// Validator is a Kind that can check its arguments without a cluster, so
+// `lab validate` reports what plan would refuse (a bad name, a missing
+// file). Config is wholly known; Env has Dir and File only.
+type Validator interface {
+	Validate(env Env, addr Addr, config cty.Value) error
+}
+
 // Env is what every call knows about the lab it runs for.
 type Env struct {
 	// Dir is the directory of the lab file; relative paths resolve here.

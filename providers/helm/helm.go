@@ -196,6 +196,15 @@ type private struct {
 	StateOnly bool `json:"state_only,omitempty"`
 }
 
+// Validate checks the arguments and the chart path as Plan will; the
+// chart's templates render only in the worker, at plan.
+func (releaseKind) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
+	if _, err := parseArgs(env.Dir, v); err != nil {
+		return fmt.Errorf("%s: %w", addr, err)
+	}
+	return nil
+}
+
 func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
 	a, err := parseArgs(req.Dir, req.Config)
 	if err != nil {

@@ -110,6 +110,12 @@ func kubeconfigPath(env resource.Env, cfg config) string {
 	return p
 }
 
+// Validate checks the arguments as Plan will, without a container engine.
+func (k *clusterKind) Validate(_ resource.Env, addr resource.Addr, v cty.Value) error {
+	_, err := readConfig(addr, v)
+	return err
+}
+
 func (k *clusterKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
 	cfg, err := readConfig(req.Addr, req.Config)
 	if err != nil {

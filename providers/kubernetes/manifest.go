@@ -200,6 +200,12 @@ func sensitive(id objID, path string) bool {
 	return id.Group == "" && id.Kind == "Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
 }
 
+// Validate reads and decodes the manifest as Plan will, without a cluster.
+func (manifest) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
+	_, _, err := load(env, addr, v)
+	return err
+}
+
 func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
 	cfg, objs, err := load(req.Env, req.Addr, req.Config)
 	if err != nil {

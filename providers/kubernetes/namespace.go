@@ -89,6 +89,12 @@ func (c nsConfig) desired(owner resource.Owner, addr resource.Addr, ownLabels bo
 	return withOwner(u, owner, addr, ownLabels)
 }
 
+// Validate checks the name, labels and annotations as Plan will.
+func (namespace) Validate(_ resource.Env, addr resource.Addr, v cty.Value) error {
+	_, err := readNS(addr, v)
+	return err
+}
+
 func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
 	cfg, err := readNS(req.Addr, req.Config)
 	if err != nil {
