@@ -2,11 +2,14 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -338,5 +341,56 @@ func TestShowNeverPanics(t *testing.T) {
 		cty.ListValEmpty(cty.String), cty.MapVal(map[string]cty.Value{"a": cty.True}), cty.StringVal("x").Mark("sensitive")} {
 		_ = show(v)
 		_ = printable(v)
+	}
+}
+
+// lateSource serves no objects for its first calls, then all of them: an
+// object created while verify already runs.
+type lateSource struct {
+	mu    sync.Mutex
+	calls int
+	after int
+	objs  []map[string]any
+}
+
+func (s *lateSource) Objects(ctx context.Context, sel *Selection, t time.Time) ([]cty.Value, error) {
+	s.mu.Lock()
+	s.calls++
+	n := s.calls
+	s.mu.Unlock()
+	if n <= s.after {
+		return nil, nil
+	}
+	return (&fakeSource{objs: s.objs}).Objects(ctx, sel, t)
+}
+
+// A named object that never appears fails after a short grace, not the
+// check's whole timeout; one that appears while verify retries passes.
+func TestMissingObjectGrace(t *testing.T) {
+	_, labs := shippedLabs(t)
+	var deployment *Check
+	for _, c := range labs[0].Checks {
+		if c.Name == "deployment" {
+			deployment = c
+		}
+	}
+	if deployment == nil {
+		t.Fatal("the shipped lab has no check named deployment")
+	}
+	one := []*Lab{{Name: labs[0].Name, Checks: []*Check{deployment}, Timeout: time.Minute, ctx: labs[0].ctx}}
+
+	never := &lateSource{after: 1 << 30}
+	r := Run(context.Background(), one, Options{Source: never})
+	c := r.Labs[0].Checks[0]
+	// Within the 2 s grace the backoff (0.1, 0.2, 0.4, 0.8, 1 s) allows
+	// at most 5 attempts; the minute's timeout would allow over 60.
+	if c.Status != Failed || c.Attempts < 2 || c.Attempts > 5 {
+		t.Fatalf("missing object: status %s after %d attempts, want failed after 2-5", c.Status, c.Attempts)
+	}
+
+	late := &lateSource{after: 2, objs: fleetObjects(3, int64(1))}
+	r = Run(context.Background(), one, Options{Source: late})
+	if c := r.Labs[0].Checks[0]; c.Status != Passed || c.Attempts != 3 {
+		t.Fatalf("object created during verify: status %s after %d attempts, want passed on the 3rd", c.Status, c.Attempts)
 	}
 }
