@@ -44,7 +44,14 @@ func start(dir, name, bin string, args []string) (int, error) {
 	// Components must not inherit a learner's proxy settings: they only
 	// talk to 127.0.0.1.
 	cmd.Env = append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	// Between Start and the PID file, a killed lab would leave a process
+	// nobody knows of; the marker lets the next run find and end it.
+	reapUnrecorded(dir, name)
+	if err := os.WriteFile(startingFile(dir, name), []byte(bin), 0o600); err != nil {
+		return 0, fmt.Errorf("start %s: %w", name, err)
+	}
 	if err := cmd.Start(); err != nil {
+		_ = os.Remove(startingFile(dir, name))
 		return 0, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
 	pid := cmd.Process.Pid
@@ -53,7 +60,47 @@ func start(dir, name, bin string, args []string) (int, error) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		return 0, fmt.Errorf("start %s: record PID: %w", name, err)
 	}
+	_ = os.Remove(startingFile(dir, name))
 	return pid, nil
+}
+
+func startingFile(dir, name string) string { return filepath.Join(dir, "run", name+".starting") }
+
+// reapUnrecorded ends the processes of a start that did not get to record
+// their PID (its marker is still there): those running the marker's
+// binary with this cluster's directory on their command line, other than
+// the recorded one. Only processes that name this cluster's private
+// directory can match, never another cluster's or anyone else's.
+func reapUnrecorded(dir, name string) {
+	bin, err := os.ReadFile(startingFile(dir, name))
+	if err != nil || len(bin) == 0 {
+		return
+	}
+	recorded, _ := running(dir, name)
+	var killed []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 1 || pid == recorded || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+		if bytes.Equal(argv0, bin) && bytes.Contains(cmdline, []byte(dir)) {
+			// Started with Setsid, so its process group is its PID.
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed = append(killed, pid)
+		}
+	}
+	// Its ports and etcd's data lock are free only once it is gone.
+	for _, pid := range killed {
+		waitGone(context.Background(), pid, dir, 5*time.Second)
+	}
+	_ = os.Remove(startingFile(dir, name))
 }
 
 // running returns the PID of the component if its recorded process is
@@ -92,6 +139,7 @@ func ours(pid int, dir string) bool {
 // stop ends a component: SIGTERM to its process group, SIGKILL after the
 // grace period. It removes the PID file once the process is gone.
 func stop(ctx context.Context, dir, name string) error {
+	reapUnrecorded(dir, name)
 	pid, ok := running(dir, name)
 	if !ok {
 		_ = os.Remove(pidFile(dir, name))

@@ -1,0 +1,69 @@
+package simulated
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A lab killed between starting a component and recording its PID leaves
+// a process only its marker tells of; the next start or stop ends it, and
+// nothing that does not name this cluster's directory.
+func TestUnrecordedProcessIsReaped(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	spawn := func(d string) *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", "sleep 300", d) // $0 names the directory
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+		return cmd
+	}
+	orphan, decoy := spawn(dir), spawn(other)
+	exited := make(chan error, 1)
+	go func() { exited <- orphan.Wait() }()
+
+	// No marker: nothing is touched.
+	reapUnrecorded(dir, "etcd")
+	select {
+	case err := <-exited:
+		t.Fatalf("a process was killed without a marker: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	if err := os.WriteFile(startingFile(dir, "etcd"), []byte("/bin/sh"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reapUnrecorded(dir, "etcd")
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the unrecorded process still runs")
+	}
+	if err := syscall.Kill(decoy.Process.Pid, 0); err != nil {
+		t.Fatalf("a process of another directory was killed: %v", err)
+	}
+	if _, err := os.Stat(startingFile(dir, "etcd")); !os.IsNotExist(err) {
+		t.Fatalf("marker left behind: %v", err)
+	}
+
+	// A normal start leaves a PID file and no marker.
+	pid, err := start(dir, "kwok", "/bin/sh", []string{"-c", "sleep 300", dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
+	if _, err := os.Stat(startingFile(dir, "kwok")); !os.IsNotExist(err) {
+		t.Fatalf("marker left after a start: %v", err)
+	}
+	if got, ok := running(dir, "kwok"); !ok || got != pid {
+		t.Fatalf("running = %d, %v; want %d", got, ok, pid)
+	}
+}
