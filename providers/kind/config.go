@@ -177,4 +177,3 @@ func portsString(ps []portMapping) string {
 	sort.Strings(s)
 	return strings.Join(s, ", ")
 }
-
