@@ -147,6 +147,13 @@ lab "deploy-fleet" {
       namespace   = "dev"
       name        = "fleet"
     }
+    # Right after kubectl apply the status still describes the previous
+    # spec; it speaks for this one only once the controller has seen it.
+    assert {
+      condition     = try(fleet.status.observedGeneration, 0) >= fleet.metadata.generation
+      error_message = "the Deployment controller has not caught up with your last change yet (it has seen generation ${actual} of ${fleet.metadata.generation})."
+      hint          = "Wait a moment and run lab verify again; kubectl rollout status deployment fleet -n dev follows the rollout."
+    }
     assert {
       condition     = try(fleet.status.updatedReplicas, 0) >= fleet.spec.replicas
       error_message = "the rollout is not finished: ${actual} of ${fleet.spec.replicas} replicas run the current pod template."

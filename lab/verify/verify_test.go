@@ -67,6 +67,12 @@ func TestShippedLabWrongVariants(t *testing.T) {
 			spec(o)["strategy"].(map[string]any)["rollingUpdate"].(map[string]any)["maxSurge"] = int64(0)
 			return o
 		}, []string{"spec.strategy.rollingUpdate.maxSurge", "actual:   0"}},
+		{"status not caught up", "available", func(o []map[string]any) []map[string]any {
+			// kubectl apply of a pod template no pod can run, verified at
+			// once: the status still shows the old, healthy generation.
+			dep(o)["metadata"].(map[string]any)["generation"] = int64(2)
+			return o
+		}, []string{"status.observedGeneration", "expected: >= 2", "actual:   1", "has seen generation 1 of 2"}},
 		{"not available", "available", func(o []map[string]any) []map[string]any {
 			delete(status(o), "availableReplicas")
 			return o
