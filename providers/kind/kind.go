@@ -126,7 +126,15 @@ func (k *clusterKind) Plan(ctx context.Context, req resource.PlanRequest) (*reso
 	if inState {
 		backend = resource.StringAttr(req.Prior, "backend")
 		if ch := replaceFor(req.Prior, cfg, backend); ch != nil {
-			ch.Private = mustJSON(private{Backend: k.backendFor(ctx, req.Env, req.Addr, cfg.Runtime)})
+			next := k.backendFor(ctx, req.Env, req.Addr, cfg.Runtime)
+			// The replace deletes the cluster first: make sure the new
+			// one can be made before planning to lose the old.
+			if next == Docker || next == Podman {
+				if _, err := k.engine(next, req.Log).List(); err != nil {
+					return nil, fmt.Errorf("%s: %s cannot be reached (%v), so the cluster cannot be made there; start %s, or keep runtime = %q. Nothing was changed", req.Addr, next, err, next, backend)
+				}
+			}
+			ch.Private = mustJSON(private{Backend: next})
 			return ch, nil
 		}
 	}

@@ -3,6 +3,7 @@ package kind
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,12 +38,16 @@ func decode(t *testing.T, src string) cty.Value {
 }
 
 type fakeEngine struct {
+	down     error // List's error when the engine does not answer
 	clusters map[string]*v1alpha4.Cluster
 	calls    []string
 	kubeconf string
 }
 
 func (f *fakeEngine) List() ([]string, error) {
+	if f.down != nil {
+		return nil, f.down
+	}
 	var n []string
 	for k := range f.clusters {
 		n = append(n, k)
@@ -234,6 +239,18 @@ runtime = "docker"`, "runtime", "simulated (simulated)", "docker"},
 			t.Errorf("%s: plan = %+v", tc.field, ch)
 		}
 	}
+	// A replace onto an engine that does not answer would delete the
+	// cluster and then fail: plan refuses it, nothing is deleted.
+	f.engine.down = errors.New("Cannot connect to the Docker daemon")
+	_, err := f.kind.Plan(context.Background(), resource.PlanRequest{Env: f.env, Addr: addr, Config: decode(t, "name = \"kind\"\nruntime = \"docker\""), Prior: prior})
+	if err == nil || !strings.Contains(err.Error(), "docker cannot be reached") || !strings.Contains(err.Error(), "Nothing was changed") {
+		t.Errorf("replace onto a docker that does not answer: %v", err)
+	}
+	if len(f.sim.deleted) != 0 {
+		t.Errorf("the simulated cluster was deleted: %+v", f.sim.deleted)
+	}
+	f.engine.down = nil
+
 	// auto keeps the backend the cluster has, even once Docker answers.
 	f.docker = true
 	if ch := f.plan(t, decode(t, `name = "kind"`), prior); ch.Action == resource.Replace {
