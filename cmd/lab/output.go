@@ -52,8 +52,9 @@ func (a *app) paint(s, code string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
+// writeJSON writes the command's one JSON document to stdout.
 func (a *app) writeJSON(v any) {
-	enc := json.NewEncoder(a.stdout)
+	enc := json.NewEncoder(a.doc)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
 }

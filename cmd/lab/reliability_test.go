@@ -207,7 +207,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// start starts lab with -o json and streams its events.
+// start starts lab with -o json and streams its events (on stderr).
 func (d *labDir) start(args ...string) *running {
 	d.t.Helper()
 	return d.startOutput(true, args...)
@@ -226,12 +226,19 @@ func (d *labDir) startOutput(jsonOut bool, args ...string) *running {
 		args = append(args, "-o", "json")
 	}
 	cmd := d.command(d.lab, args...)
-	out, err := cmd.StdoutPipe()
+	r := &running{cmd: cmd, events: make(chan event, 1000), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	// Text goes to stdout; with -o json the events go to stderr, one a
+	// line, and stdout keeps only the final document.
+	pipe, keep := cmd.StdoutPipe, r.stdout
+	cmd.Stderr = r.stderr
+	if jsonOut {
+		pipe, keep = cmd.StderrPipe, r.stderr
+		cmd.Stderr, cmd.Stdout = nil, r.stdout
+	}
+	out, err := pipe()
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	r := &running{cmd: cmd, events: make(chan event, 1000), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = r.stderr
 	if err := cmd.Start(); err != nil {
 		d.t.Fatalf("start lab: %v", err)
 	}
@@ -240,7 +247,7 @@ func (d *labDir) startOutput(jsonOut bool, args ...string) *running {
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			r.stdout.Write(append(sc.Bytes(), '\n'))
+			keep.Write(append(sc.Bytes(), '\n'))
 			var e event
 			if !jsonOut {
 				e = event{Type: "line", Message: sc.Text()}

@@ -53,6 +53,11 @@ func withCode(code int, err error) error { return &codeError{code: code, err: er
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// doc is where the one machine-readable document goes (-o json or
+	// junit): the real stdout. In those modes stdout is pointed at
+	// stderr, so events and prompts never mix with the document a
+	// machine parses with one json.load.
+	doc io.Writer
 
 	file     string
 	chdir    string
@@ -70,7 +75,7 @@ type app struct {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, doc: stdout}
 	root := a.rootCmd()
 	root.SetArgs(terraformStyle(root, args))
 	root.SetIn(stdin)
@@ -148,6 +153,9 @@ and checks the learner's work:
 			case "text", "json", "junit":
 			default:
 				return withCode(exitError, fmt.Errorf("-o %q: choose text or json (verify also takes junit)", a.output))
+			}
+			if a.output != "text" {
+				a.stdout = a.stderr
 			}
 			return nil
 		},

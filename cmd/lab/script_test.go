@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"waitexit": waitExit,
 			"holdlock": holdLock,
 			"shipped":  shipped,
+			"onejson":  oneJSON,
 		},
 	})
 }
@@ -119,6 +122,28 @@ func shipped(ts *testscript.TestScript, neg bool, args []string) {
 	_ = os.RemoveAll(ts.MkAbs("labs.hcl"))
 	if err := os.WriteFile(ts.MkAbs("labs.hcl"), b, 0o644); err != nil {
 		ts.Fatalf("%v", err)
+	}
+}
+
+// onejson FILE: checks FILE (stdout, say) holds exactly one JSON value,
+// as a machine reading it with one json.load needs.
+func oneJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: onejson FILE")
+	}
+	dec := json.NewDecoder(strings.NewReader(ts.ReadFile(args[0])))
+	var v any
+	err := dec.Decode(&v)
+	if err == nil {
+		if _, more := dec.Token(); more != io.EOF {
+			err = fmt.Errorf("more after the first JSON value (at byte %d)", dec.InputOffset())
+		}
+	}
+	if (err == nil) == neg {
+		if neg {
+			ts.Fatalf("%s is one JSON value", args[0])
+		}
+		ts.Fatalf("%s is not one JSON value: %v", args[0], err)
 	}
 }
 

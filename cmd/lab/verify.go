@@ -39,9 +39,9 @@ Exit codes: 0 every check passed, 1 a check failed, 2 could not check
 			}
 			switch a.output {
 			case "json":
-				_ = res.WriteJSON(a.stdout)
+				_ = res.WriteJSON(a.doc)
 			case "junit":
-				_ = res.WriteJUnit(a.stdout)
+				_ = res.WriteJUnit(a.doc)
 			default:
 				res.WriteText(a.stdout, a.stdoutPaint())
 			}
