@@ -40,6 +40,8 @@ func (s Style) symbol(a resource.Action) string {
 		return s.Red("-") + "/" + s.Green("+")
 	case resource.Delete:
 		return s.Red("-")
+	case resource.Forget:
+		return s.Yellow(">")
 	}
 	return " "
 }
@@ -49,6 +51,7 @@ var verbs = map[resource.Action]string{
 	resource.Update:  "will be updated in place",
 	resource.Replace: "must be replaced",
 	resource.Delete:  "will be destroyed",
+	resource.Forget:  "will be forgotten (renamed; nothing is deleted)",
 }
 
 // WritePlan renders p like `terraform plan`.
@@ -89,7 +92,11 @@ func WritePlan(w io.Writer, p *plan.Plan, s Style) {
 		}
 	}
 	n := p.Counts()
-	fmt.Fprintf(w, "\nPlan: %d to create, %d to update, %d to destroy.\n", n[resource.Create], n[resource.Update], n[resource.Delete])
+	fmt.Fprintf(w, "\nPlan: %d to create, %d to update, %d to destroy", n[resource.Create], n[resource.Update], n[resource.Delete])
+	if n[resource.Forget] > 0 {
+		fmt.Fprintf(w, ", %d to forget", n[resource.Forget])
+	}
+	fmt.Fprintln(w, ".")
 }
 
 func fieldLine(f resource.FieldDiff, s Style) string {
@@ -146,6 +153,8 @@ func pastTense(a resource.Action) string {
 		return "replaced"
 	case resource.Delete:
 		return "destroyed"
+	case resource.Forget:
+		return "forgotten"
 	}
 	return string(a)
 }
@@ -160,6 +169,8 @@ func presentTense(a resource.Action) string {
 		return "replacing"
 	case resource.Delete:
 		return "destroying"
+	case resource.Forget:
+		return "forgetting"
 	}
 	return strings.TrimSuffix(string(a), "e") + "ing"
 }
