@@ -50,6 +50,16 @@ type Validator interface {
 	Validate(env Env, addr Addr, config cty.Value) error
 }
 
+// Identifier is a Kind whose resources each stand for one live thing
+// named by their arguments (a namespace by its name and cluster). Two
+// blocks with one identity are the same thing, so renaming a block moves
+// it in state rather than deleting what the new name takes over.
+type Identifier interface {
+	// Identity names the live thing config stands for; config is wholly
+	// known.
+	Identity(config cty.Value) string
+}
+
 // Env is what every call knows about the lab it runs for.
 type Env struct {
 	// Dir is the directory of the lab file; relative paths resolve here.
@@ -113,6 +123,9 @@ const (
 	Update  Action = "update"
 	Replace Action = "replace"
 	Delete  Action = "delete"
+	// Forget drops a resource from state and deletes nothing: its block
+	// was renamed and another address now manages the same live thing.
+	Forget Action = "forget"
 )
 
 // Change is a Kind's answer to Plan.
