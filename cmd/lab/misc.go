@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -238,9 +239,22 @@ func (a *app) outputCmd() *cobra.Command {
 				}
 			}
 			if len(args) == 1 {
-				v, ok := values[args[0]]
+				name := args[0]
+				v, ok := values[name]
 				if !ok {
-					return fmt.Errorf("no output %q with a value; outputs have values after lab up", args[0])
+					return s.noOutput(name)
+				}
+				if a.output == "json" {
+					if v.IsMarked() || v.ContainsMarked() {
+						a.writeJSON(map[string]any{"sensitive": true}) // never the value
+						return nil
+					}
+					b, err := ctyjson.Marshal(v, v.Type())
+					if err != nil {
+						return fmt.Errorf("output %q: %w", name, err)
+					}
+					a.writeJSON(jsonRaw(b))
+					return nil
 				}
 				if v.Type() == cty.String && !v.IsMarked() {
 					fmt.Fprintln(a.stdout, v.AsString())
@@ -268,6 +282,24 @@ func (a *app) outputCmd() *cobra.Command {
 	// variables like every other command that loads it.
 	a.varFlags(cmd.Flags())
 	return cmd
+}
+
+// noOutput says why output name has no value: the lab file does not
+// declare it, or it is known only after lab up.
+func (s *session) noOutput(name string) error {
+	var declared []string
+	for _, o := range s.cfg.Outputs {
+		if o.Name == name {
+			return fmt.Errorf("output %q has no value yet: outputs have values after lab up", name)
+		}
+		declared = append(declared, o.Name)
+	}
+	file := displayPath(s.cfg, s.a.file)
+	if len(declared) == 0 {
+		return fmt.Errorf("%s declares no output %q, and no outputs at all", file, name)
+	}
+	sort.Strings(declared)
+	return fmt.Errorf("%s declares no output %q; its outputs: %s", file, name, strings.Join(declared, ", "))
 }
 
 func (a *app) forceUnlockCmd() *cobra.Command {
