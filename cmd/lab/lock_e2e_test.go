@@ -41,6 +41,36 @@ func closedPort(t *testing.T) string {
 	return "https://" + l.Addr().String()
 }
 
+// silentPort accepts connections and never says a word, so a client
+// waits out its TLS handshake timeout.
+func silentPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "https://" + l.Addr().String()
+}
+
 // labOnCluster is a lab file whose namespace lives on the cluster at
 // server, through a kubeconfig of its own.
 func labOnCluster(server string) map[string]string {
@@ -164,6 +194,48 @@ func TestUnreachableCluster(t *testing.T) {
 			for _, want := range append(c.want, "namespace.shared", c.server[len("https://"):]) {
 				if !strings.Contains(errOut, want) {
 					t.Errorf("lab plan: stderr lacks %q:\n%s", want, errOut)
+				}
+			}
+		})
+	}
+}
+
+// TestVerifyUnreachableCluster: lab verify on a cluster that refuses
+// connections or never answers says plainly that it could not reach
+// which cluster and what to do, and exits 2 (could not check).
+func TestVerifyUnreachableCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out lab's request timeout")
+	}
+	binDir := helperBinaries(t)
+	for _, c := range []struct{ name, server string }{
+		{"refused", closedPort(t)},
+		{"hung", hungCluster(t)},
+		{"silent", silentPort(t)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			files := labOnCluster(c.server)
+			files["labs.hcl"] += `
+lab "task" {
+  check "exists" {
+    select "cm" {
+      api_version = "v1"
+      kind        = "ConfigMap"
+      namespace   = "shared"
+      name        = "settings"
+    }
+  }
+}
+`
+			d := newLabDir(t, binDir, files)
+			out, errOut, code := d.run("verify")
+			if code != 2 {
+				t.Errorf("lab verify exited %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			for _, want := range []string{"cannot reach the cluster at " + c.server, "lab up"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("lab verify: stderr lacks %q:\n%s", want, errOut)
 				}
 			}
 		})

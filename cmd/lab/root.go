@@ -152,7 +152,7 @@ and checks the learner's work:
 			switch a.output {
 			case "text", "json", "junit":
 			default:
-				return withCode(exitError, fmt.Errorf("-o %q: choose text or json (verify also takes junit)", a.output))
+				return withCode(usageCode(cmd), fmt.Errorf("-o %q: choose text or json (verify also takes junit)", a.output))
 			}
 			if a.output != "text" {
 				a.stdout = a.stderr
@@ -167,6 +167,15 @@ and checks the learner's work:
 	f.BoolVar(&a.noColor, "no-color", false, "no colour in the output (also when NO_COLOR is set or output is not a terminal)")
 	root.AddCommand(a.commands()...)
 	return root
+}
+
+// usageCode is the exit code of a command line cmd cannot use: for verify
+// that is "could not check" (2), since 1 means a check failed.
+func usageCode(cmd *cobra.Command) int {
+	if cmd.Name() == "verify" {
+		return exitChanges
+	}
+	return exitError
 }
 
 // varFlags adds -var and -var-file to commands that load the lab file.

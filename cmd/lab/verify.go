@@ -23,7 +23,7 @@ live cluster, in parallel, retrying each until it passes or its timeout
 ends. It only reads the cluster.
 
 Exit codes: 0 every check passed, 1 a check failed, 2 could not check
-(bad lab file, cluster unreachable, not allowed to read).`,
+(bad lab file, bad flag or value, cluster unreachable, not allowed to read).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, labs, err := a.labs(args)
 			if err != nil {
@@ -35,7 +35,7 @@ Exit codes: 0 every check passed, 1 a check failed, 2 could not check
 			}
 			res := verify.Run(cmd.Context(), labs, verify.Options{Source: cl, Timeout: timeout})
 			if msg, ok := sameError(res); ok && a.output == "text" {
-				return withCode(exitChanges, errors.New(msg))
+				return withCode(exitChanges, unreachable(cl, msg))
 			}
 			switch a.output {
 			case "json":
@@ -51,6 +51,9 @@ Exit codes: 0 every check passed, 1 a check failed, 2 could not check
 			return nil
 		},
 	}
+	// A command line verify cannot use is "could not check", not "a
+	// check failed": a script must not read it as the learner's mistake.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitChanges, err) })
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "how long each check retries before it fails (default: the check's timeout, else 10s)")
 	a.varFlags(cmd.Flags())
 	return cmd
@@ -139,6 +142,35 @@ func sameError(r *verify.Result) (string, bool) {
 		}
 	}
 	return msg, msg != ""
+}
+
+// unreachable turns the one error every check hit into what the learner
+// needs when it means the cluster did not answer: which cluster, and
+// what to do. Other errors (not allowed to read, …) are left as they are.
+func unreachable(cl *verify.Cluster, msg string) error {
+	if strings.Contains(msg, "cannot reach the cluster") || !looksUnreachable(msg) {
+		return errors.New(msg)
+	}
+	where, check := cl.Host, "kubectl cluster-info"
+	if cl.Context != "" {
+		where += " (context " + cl.Context + ")"
+		check += " --context " + cl.Context
+	}
+	return fmt.Errorf("cannot reach the cluster at %s: it did not answer, so no check could run. Is it up? Run `lab up` to bring it up, or check it with `%s`.\n  detail: %s", where, check, msg)
+}
+
+// looksUnreachable reports whether msg is a transport failure: no
+// connection, no TLS handshake, or no answer in time.
+func looksUnreachable(msg string) bool {
+	for _, s := range []string{
+		"did not answer", "TLS handshake timeout", "Client.Timeout exceeded", "i/o timeout",
+		"context deadline exceeded", "connection refused", "connection reset", "no such host", "EOF",
+	} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // unwrapCode drops an exit code so the caller can choose its own.
