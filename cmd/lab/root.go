@@ -26,6 +26,7 @@ const (
 	exitOK      = 0
 	exitError   = 1 // a command failed; verify: a check failed
 	exitChanges = 2 // plan -detailed-exitcode: changes; verify: could not check
+	exitSIGHUP  = 129
 	exitSIGINT  = 130
 	exitSIGTERM = 143
 )
@@ -95,10 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = ce.err
 	}
 	if a.signal != nil {
-		code = exitSIGINT
-		if a.signal == syscall.SIGTERM {
-			code = exitSIGTERM
-		}
+		code = signalCode(a.signal)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s %s\n", a.paint("Error:", red), err)
@@ -106,12 +104,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
-// signalContext cancels on the first SIGINT/SIGTERM so the engine can
-// finish in-flight calls and write state; a second one exits at once.
+// signalContext cancels on the first SIGINT, SIGTERM or SIGHUP (the
+// terminal was closed) so the engine can finish in-flight calls and write
+// state; a second one exits at once.
 func (a *app) signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		sig, ok := <-ch
 		if !ok {
@@ -121,14 +120,22 @@ func (a *app) signalContext() (context.Context, func()) {
 		fmt.Fprintf(a.stderr, "\n%s stopping: starting nothing more, letting the operations in flight finish (up to %s) and saving state. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow), apply.InterruptGrace)
 		cancel()
 		if sig, ok = <-ch; ok {
-			code := exitSIGINT
-			if sig == syscall.SIGTERM {
-				code = exitSIGTERM
-			}
-			os.Exit(code)
+			os.Exit(signalCode(sig))
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
+}
+
+// signalCode is the exit code for a run ended by sig, as a shell reports
+// a process killed by it: 128 + the signal's number.
+func signalCode(sig os.Signal) int {
+	switch sig {
+	case syscall.SIGHUP:
+		return exitSIGHUP
+	case syscall.SIGTERM:
+		return exitSIGTERM
+	}
+	return exitSIGINT
 }
 
 func (a *app) rootCmd() *cobra.Command {

@@ -14,9 +14,10 @@ func lineHas(s string) func(event) bool {
 }
 
 // TestSignals interrupts lab up and lab down on one simulated cluster:
-// a first SIGINT or SIGTERM lets the calls in flight finish, starts
-// nothing more, saves state, says what was and was not done and exits
-// 130 or 143; a second one exits at once with the state still valid.
+// a first SIGINT, SIGTERM or SIGHUP lets the calls in flight finish,
+// starts nothing more, saves state, says what was and was not done and
+// exits 130, 143 or 129; a second one exits at once with the state still
+// valid.
 func TestSignals(t *testing.T) {
 	needCluster(t)
 	d := newLabDir(t, helperBinaries(t), nil)
@@ -78,6 +79,26 @@ func TestSignals(t *testing.T) {
 	d.mustRun(0, "up")
 	if _, _, code := d.run("plan", "-detailed-exitcode"); code != 0 {
 		t.Errorf("plan after the interrupted runs exited %d, want 0", code)
+	}
+
+	// SIGHUP (the terminal was closed) while lab down deletes: like
+	// SIGINT, what is in flight finishes and state is saved; exit 129.
+	r = d.startText("down")
+	if _, ok := r.until(lineHas(": destroying...")); !ok {
+		t.Fatalf("lab down ended before destroying anything; stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGHUP)
+	if code := r.wait(t); code != 129 {
+		t.Errorf("lab down after SIGHUP exited %d, want 129", code)
+	}
+	if out := r.stdout.String(); !strings.Contains(out, "Interrupted. Resources: ") {
+		t.Errorf("lab down after SIGHUP: stdout does not say it was interrupted:\n%s", out)
+	}
+	if errOut := r.stderr.String(); !strings.Contains(errOut, "letting the operations in flight finish") {
+		t.Errorf("lab down after SIGHUP: stderr does not say it is stopping:\n%s", errOut)
+	}
+	if _, ok := d.assertState().Get(resource.Addr{Type: "kind_cluster", Name: "kind"}); !ok {
+		t.Error("the cluster left after SIGHUP is not in state")
 	}
 
 	// Two SIGINTs while the cluster stops: lab exits at once.
