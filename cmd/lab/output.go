@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/ui"
 )
 
 const (
@@ -18,13 +19,13 @@ const (
 	bold   = "1"
 )
 
-// color reports whether w should get ANSI colour: a terminal, no
-// NO_COLOR, no -no-color, text output.
+// color reports whether w should get ANSI colour: text output, no
+// -no-color, and what ui.ColorWanted says of the terminal.
 func (a *app) color(w io.Writer) bool {
-	if a.noColor || a.output != "text" || os.Getenv("NO_COLOR") != "" {
+	if a.noColor || a.output != "text" {
 		return false
 	}
-	return isTerminal(w)
+	return ui.ColorWanted(os.Getenv, isTerminal(w))
 }
 
 // terminalWidth is w's width in columns, or 0 when w is not a terminal.

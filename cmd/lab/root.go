@@ -171,7 +171,7 @@ and checks the learner's work:
 	f.StringVarP(&a.file, "file", "f", config.DefaultFile, "the lab file")
 	f.StringVar(&a.chdir, "chdir", "", "switch to this directory before doing anything")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
-	f.BoolVar(&a.noColor, "no-color", false, "no colour in the output (also when NO_COLOR is set or output is not a terminal)")
+	f.BoolVar(&a.noColor, "no-color", false, "no colour in the output (also when NO_COLOR is set, TERM=dumb or output is not a terminal)")
 	root.AddCommand(a.commands()...)
 	return root
 }

@@ -13,6 +13,14 @@ import (
 	"labs.dev/lab/lab/resource"
 )
 
+// ColorWanted reports whether output to a terminal gets ANSI colour
+// (getenv is os.Getenv): not when the output is not a terminal, when
+// NO_COLOR is set (no-color.org), or when TERM=dumb says the terminal
+// cannot show it.
+func ColorWanted(getenv func(string) string, terminal bool) bool {
+	return terminal && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+}
+
 // Style turns colour on or off.
 type Style struct{ Color bool }
 

@@ -104,3 +104,23 @@ func golden(t *testing.T, path, got string) {
 		t.Errorf("output differs from %s:\n%s", path, got)
 	}
 }
+
+func TestColorWanted(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		terminal bool
+		want     bool
+	}{
+		{"terminal", map[string]string{"TERM": "xterm-256color"}, true, true},
+		{"terminal without TERM", nil, true, true},
+		{"not a terminal", map[string]string{"TERM": "xterm"}, false, false},
+		{"NO_COLOR", map[string]string{"TERM": "xterm", "NO_COLOR": "1"}, true, false},
+		{"TERM=dumb", map[string]string{"TERM": "dumb"}, true, false},
+	} {
+		getenv := func(k string) string { return tc.env[k] }
+		if got := ColorWanted(getenv, tc.terminal); got != tc.want {
+			t.Errorf("%s: ColorWanted = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
