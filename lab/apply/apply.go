@@ -124,7 +124,7 @@ func (a *applier) deletes(ctx context.Context) error {
 	g := graph.New()
 	deleting := map[resource.Addr]*plan.Change{}
 	for _, c := range a.p.Changes {
-		if c.Action == resource.Delete {
+		if c.Action == resource.Delete || c.Action == resource.Forget {
 			deleting[c.Addr] = c
 			g.Add(c.Addr)
 		}
@@ -142,6 +142,9 @@ func (a *applier) deletes(ctx context.Context) error {
 	err := g.Reverse().Walk(ctx, a.opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
 		ctx, done := inFlight(ctx)
 		defer done()
+		if deleting[addr].Action == resource.Forget {
+			return a.forget(addr)
+		}
 		return a.delete(ctx, addr, removedWithCluster(addr, deleting))
 	})
 	return a.walkResult(err)
@@ -210,6 +213,22 @@ func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bo
 		return err
 	}
 	a.done(resource.Delete)
+	return nil
+}
+
+// forget drops a renamed resource from state; the new address records
+// the same live thing when forward reaches it.
+func (a *applier) forget(addr resource.Addr) error {
+	hook := a.opts.Hook
+	hook.PreApply(addr, resource.Forget)
+	start := time.Now()
+	err := a.w.commit(func(st *state.State) { st.Remove(addr) })
+	hook.PostApply(addr, resource.Forget, time.Since(start), err)
+	if err != nil {
+		a.fail(err)
+		return err
+	}
+	a.done(resource.Forget)
 	return nil
 }
 

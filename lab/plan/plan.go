@@ -191,11 +191,18 @@ func Make(ctx context.Context, cfg *config.Config, st *state.State, opts Options
 	if walkErr != nil {
 		return nil, walkErr
 	}
-	// In state but no longer configured: delete, dependents first.
+	// In state but no longer configured: delete, dependents first; or,
+	// when a renamed block manages the same thing, forget the old name.
 	for _, r := range st.Resources {
-		if cfg.Resource(r.Addr) == nil {
-			p.Changes = append(p.Changes, &Change{Addr: r.Addr, Deps: r.Deps, Change: resource.Change{Action: resource.Delete, Reason: "no longer in " + baseName(cfg.File)}})
+		if cfg.Resource(r.Addr) != nil {
+			continue
 		}
+		c := &Change{Addr: r.Addr, Deps: r.Deps, Change: resource.Change{Action: resource.Delete, Reason: "no longer in " + baseName(cfg.File)}}
+		if by, what := pl.sameThing(r); by != nil {
+			c.Action = resource.Forget
+			c.Reason = fmt.Sprintf("no longer in %s, but %s manages the same %s; lab forgets the old name and deletes nothing", baseName(cfg.File), by.Addr, what)
+		}
+		p.Changes = append(p.Changes, c)
 	}
 	sortChanges(p.Changes)
 	return p, nil
@@ -253,6 +260,34 @@ type planner struct {
 	known   map[resource.Addr]cty.Value
 	changed map[resource.Addr]*Change // planned so far, for dependents
 	secrets []string                  // values of sensitive variables, for redact
+}
+
+// sameThing finds the configured resource, new to state, that stands for
+// the same live thing as the state-only resource r (its block renamed).
+func (pl *planner) sameThing(r state.Resource) (*config.Resource, string) {
+	prior, err := r.Value()
+	if err != nil {
+		return nil, ""
+	}
+	for _, c := range pl.cfg.Resources {
+		id, ok := c.Kind.(resource.Identifier)
+		if c.Addr.Type != r.Addr.Type || !ok {
+			continue
+		}
+		if _, inState := pl.st.Get(c.Addr); inState {
+			continue
+		}
+		// Computed attributes of a create are unknown; an identity read
+		// from unknown arguments has empty parts and matches no prior.
+		planned := pl.known[c.Addr]
+		if planned == cty.NilVal {
+			continue
+		}
+		if a, b := id.Identity(planned), id.Identity(prior); a != "" && a == b {
+			return c, strings.ReplaceAll(c.Addr.Type, "_", " ") + " " + resource.StringAttr(planned, "name")
+		}
+	}
+	return nil, ""
 }
 
 func (pl *planner) snapshot() map[resource.Addr]cty.Value {

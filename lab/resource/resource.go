@@ -55,8 +55,8 @@ type Validator interface {
 // blocks with one identity are the same thing, so renaming a block moves
 // it in state rather than deleting what the new name takes over.
 type Identifier interface {
-	// Identity names the live thing config stands for; config is wholly
-	// known.
+	// Identity names the live thing config stands for; an argument not
+	// known yet reads as "".
 	Identity(config cty.Value) string
 }
 

@@ -196,6 +196,12 @@ type private struct {
 	StateOnly bool `json:"state_only,omitempty"`
 }
 
+// Identity is the release's cluster, namespace and name.
+func (releaseKind) Identity(v cty.Value) string {
+	t := kube.TargetOf(v)
+	return t.Kubeconfig + "\x00" + t.Context + "\x00" + resource.StringAttr(v, "namespace") + "/" + resource.StringAttr(v, "name")
+}
+
 // Validate checks the arguments and the chart path as Plan will; the
 // chart's templates render only in the worker, at plan.
 func (releaseKind) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
@@ -258,6 +264,12 @@ func decide(a args, resp *wire.Response, prior cty.Value, hasPrior bool) *resour
 	default:
 		c.Reason = fmt.Sprintf("the release is %s (an earlier apply was interrupted); apply finishes it", rel.Status)
 	}
+	if !hasPrior && c.Reason == "" {
+		c.Reason = "release exists, installed by lab; lab records it again"
+		if rel.ChartDigest == "" {
+			c.Reason = "release exists, not installed by lab; lab takes it over (helm upgrade)"
+		}
+	}
 	if local := resp.Chart; local != nil {
 		switch {
 		case local.Name != rel.ChartName:
@@ -291,6 +303,11 @@ func decide(a args, resp *wire.Response, prior cty.Value, hasPrior bool) *resour
 			p, _ := json.Marshal(private{StateOnly: true})
 			return &resource.Change{Action: resource.Update, Fields: f, Private: p}
 		}
+	} else {
+		// Live and up to date but not in state (a renamed block, a lost
+		// state file): a no-op would never record it, and a later run
+		// would not know to uninstall it.
+		return c
 	}
 	return &resource.Change{Action: resource.NoOp}
 }

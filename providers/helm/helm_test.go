@@ -172,6 +172,17 @@ func TestDecide(t *testing.T) {
 	if c.Action != resource.NoOp {
 		t.Errorf("same: %+v", c)
 	}
+	// Up to date but not in state (a renamed block): recorded, not skipped.
+	c = decide(a, &wire.Response{Chart: local, Release: deployed()}, cty.NilVal, false)
+	if c.Action != resource.Update || c.Reason != "release exists, installed by lab; lab records it again" {
+		t.Errorf("same, not in state: %+v", c)
+	}
+	foreign := deployed()
+	foreign.ChartDigest = ""
+	c = decide(a, &wire.Response{Chart: local, Release: foreign}, cty.NilVal, false)
+	if c.Action != resource.Update || !strings.Contains(c.Reason, "not installed by lab") {
+		t.Errorf("foreign, not in state: %+v", c)
+	}
 
 	r := deployed()
 	r.Values["replicas"] = float64(3)

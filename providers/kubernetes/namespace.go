@@ -89,6 +89,12 @@ func (c nsConfig) desired(owner resource.Owner, addr resource.Addr, ownLabels bo
 	return withOwner(u, owner, addr, ownLabels)
 }
 
+// Identity is the namespace's cluster and name.
+func (namespace) Identity(v cty.Value) string {
+	t := kube.TargetOf(v)
+	return t.Kubeconfig + "\x00" + t.Context + "\x00" + resource.StringAttr(v, "name")
+}
+
 // Validate checks the name, labels and annotations as Plan will.
 func (namespace) Validate(_ resource.Env, addr resource.Addr, v cty.Value) error {
 	_, err := readNS(addr, v)
