@@ -18,20 +18,20 @@ func (a *app) showCmd() *cobra.Command {
 				return err
 			}
 			l := labs[0]
+			title, task := oneLineEnding(l.Title), oneLineEnding(l.Task)
 			if a.output == "json" {
 				var checks []string
 				for _, c := range l.Checks {
 					checks = append(checks, c.Name)
 				}
-				a.writeJSON(map[string]any{"name": l.Name, "title": l.Title, "task": l.Task, "namespaces": l.Namespaces, "checks": checks})
+				a.writeJSON(map[string]any{"name": l.Name, "title": title, "task": task, "namespaces": l.Namespaces, "checks": checks})
 				return nil
 			}
-			title := l.Title
 			if title == "" {
 				title = l.Name
 			}
 			fmt.Fprintf(a.stdout, "%s\n%s\n\n", title, strings.Repeat("=", len([]rune(title))))
-			task := strings.TrimRight(l.Task, "\n")
+			task = strings.TrimRight(task, "\n")
 			if task == "" {
 				task = "(This lab has no task text.)"
 			}
@@ -41,4 +41,10 @@ func (a *app) showCmd() *cobra.Command {
 	}
 	a.varFlags(cmd.Flags())
 	return cmd
+}
+
+// oneLineEnding turns CRLF and lone CR line endings (a lab file saved on
+// Windows) into LF, so a terminal does not show stray carriage returns.
+func oneLineEnding(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
