@@ -563,6 +563,9 @@ metadata:
     meta.helm.sh/release-namespace: dev
 `)
 	e.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  namespace: other\n")
+	// The learner's copy of a helm object of the lab (made in staging),
+	// labels and all, is the learner's.
+	e.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: copied\n  namespace: dev" + labLabels() + "\n  annotations:\n    meta.helm.sh/release-name: fleet\n    meta.helm.sh/release-namespace: staging\n")
 	// A helm release that is not the lab's is the learner's.
 	e.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: theirs\n  namespace: dev\n  annotations:\n    meta.helm.sh/release-name: theirs\n")
 
@@ -571,7 +574,7 @@ metadata:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "ConfigMap dev/notes, ConfigMap dev/theirs, Deployment dev/fleet"
+	want := "ConfigMap dev/copied, ConfigMap dev/notes, ConfigMap dev/theirs, Deployment dev/fleet"
 	if got := refsString(res.Deleted); got != want {
 		t.Errorf("dry run would delete %s, want %s", got, want)
 	}

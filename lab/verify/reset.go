@@ -192,6 +192,12 @@ func hasVerbs(have []string, want ...string) bool {
 // default, which nobody should delete).
 func labsOwn(o *unstructured.Unstructured, opts ResetOptions) bool {
 	if opts.Owner.Owns(o.GetLabels()) {
+		// A learner who copies a lab object (kubectl get -o yaml, edit,
+		// apply in their namespace) copies its labels too; helm's
+		// annotations still say where the original lives.
+		if n := o.GetAnnotations()["meta.helm.sh/release-namespace"]; n != "" && n != o.GetNamespace() {
+			return false
+		}
 		return true
 	}
 	switch {
