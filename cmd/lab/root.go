@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/zclconf/go-cty/cty"
@@ -198,15 +199,40 @@ func (a *app) load() (*config.Config, error) {
 		a.writeDiags(cfg, diags, nil)
 	}
 	if diags.HasErrors() {
-		n := 0
-		for _, d := range diags {
-			if d.Severity == 1 {
-				n++
-			}
-		}
-		return nil, withCode(exitError, fmt.Errorf("%s has %d error(s); fix them and run again", displayPath(cfg, a.file), n))
+		return nil, withCode(exitError, errors.New(errorSummary(diags, displayPath(cfg, a.file))))
 	}
 	return cfg, nil
+}
+
+// errorSummary is the last line after load's diagnostics: how many
+// errors, and where — the files they point into, or for a variable
+// value the input it came from (-var-file x, -var y) — so a mistake in a
+// variables file is not blamed on the lab file.
+func errorSummary(diags hcl.Diagnostics, labFile string) string {
+	n := 0
+	var where []string
+	seen := map[string]bool{}
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		n++
+		w := labFile
+		if o, ok := d.Extra.(config.Origin); ok {
+			w = string(o)
+		} else if d.Subject != nil && d.Subject.Filename != "" {
+			w = d.Subject.Filename
+		}
+		if !seen[w] {
+			seen[w] = true
+			where = append(where, w)
+		}
+	}
+	if len(where) == 1 {
+		return fmt.Sprintf("%s has %d error(s); fix them and run again", where[0], n)
+	}
+	last := len(where) - 1
+	return fmt.Sprintf("%s and %s have %d error(s); fix them and run again", strings.Join(where[:last], ", "), where[last], n)
 }
 
 func displayPath(cfg *config.Config, fallback string) string {

@@ -17,6 +17,17 @@ import (
 // EnvPrefix prefixes environment variables that set lab variables.
 const EnvPrefix = "LAB_VAR_"
 
+// Origin is the Extra of an error about a variable value that points at
+// no line of a file: it names where the value came from ("-var-file
+// vars.hcl", "-var runtime", "environment variable LAB_VAR_runtime"), so
+// the command can say which input to fix rather than the lab file.
+type Origin string
+
+func fromOrigin(d *hcl.Diagnostic, o string) *hcl.Diagnostic {
+	d.Extra = Origin(o)
+	return d
+}
+
 func decodeVariable(b *hcl.Block) (*Variable, hcl.Diagnostics) {
 	content, diags := b.Body.Content(&hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"}},
@@ -124,9 +135,23 @@ func (c *Config) resolveVars(opts Options) hcl.Diagnostics {
 		}
 	}
 	for _, path := range opts.VarFiles {
+		origin := "-var-file " + path
 		abs, err := filepath.Abs(path)
 		if err != nil {
-			diags = append(diags, errorf(nil, "Cannot read variables file", "%s: %s", path, err))
+			diags = append(diags, fromOrigin(errorf(nil, "Cannot read variables file", "%s: %s", path, err), origin))
+			continue
+		}
+		// parseFile speaks of the lab file; this is not it.
+		if info, err := os.Stat(abs); os.IsNotExist(err) {
+			diags = append(diags, fromOrigin(errorf(nil, "No variables file",
+				"The variables file %s given with -var-file does not exist (lab looked for %s).", path, abs), origin))
+			continue
+		} else if err != nil {
+			diags = append(diags, fromOrigin(errorf(nil, "Cannot read variables file", "%s.", err), origin))
+			continue
+		} else if info.IsDir() {
+			diags = append(diags, fromOrigin(errorf(nil, "Variables file is a directory",
+				"%s, given with -var-file, is a directory; name a file of variable values.", path), origin))
 			continue
 		}
 		f, d := parseFile(c.Files, abs, displayName(abs))
@@ -152,13 +177,13 @@ func (c *Config) resolveVars(opts Options) hcl.Diagnostics {
 	for _, kv := range opts.Vars {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
-			diags = append(diags, errorf(nil, "Invalid -var option",
-				"-var %q is not NAME=VALUE. Write it like -var 'runtime=simulated'.", kv))
+			diags = append(diags, fromOrigin(errorf(nil, "Invalid -var option",
+				"-var %q is not NAME=VALUE. Write it like -var 'runtime=simulated'.", kv), "-var "+kv))
 			continue
 		}
 		if _, declared := c.Variables[name]; !declared {
-			diags = append(diags, errorf(nil, "Value for undeclared variable",
-				"-var sets %q, which %s does not declare.%s", name, filepath.Base(c.File), didYouMean(name, c.variableNames())))
+			diags = append(diags, fromOrigin(errorf(nil, "Value for undeclared variable",
+				"-var sets %q, which %s does not declare.%s", name, filepath.Base(c.File), didYouMean(name, c.variableNames())), "-var "+name))
 			continue
 		}
 		raw[name] = rawValue{text: val, source: "-var " + name}
@@ -226,15 +251,15 @@ func (r rawValue) value(ty cty.Type) (cty.Value, hcl.Diagnostics) {
 		expr, diags = hclsyntax.ParseExpression([]byte(r.text), r.source, hcl.InitialPos)
 	}
 	if diags.HasErrors() {
-		return cty.DynamicVal, hcl.Diagnostics{errorf(nil, "Invalid value for variable",
-			"The value from %s is not a valid expression for type %s: %s", r.source, typeexpr.TypeString(ty), diags[0].Detail)}
+		return cty.DynamicVal, hcl.Diagnostics{fromOrigin(errorf(nil, "Invalid value for variable",
+			"The value from %s is not a valid expression for type %s: %s", r.source, typeexpr.TypeString(ty), diags[0].Detail), r.source)}
 	}
 	v, diags := expr.Value(nil)
 	if diags.HasErrors() {
 		// A bare word parses as a reference ("Variables not allowed"),
 		// which says nothing to someone who typed -var replicas=three.
-		return cty.DynamicVal, hcl.Diagnostics{errorf(nil, "Invalid value for variable",
-			"The value %q from %s is not a valid %s: write a literal like 3, true, [\"a\", \"b\"] or { a = 1 }.", r.text, r.source, typeexpr.TypeString(ty))}
+		return cty.DynamicVal, hcl.Diagnostics{fromOrigin(errorf(nil, "Invalid value for variable",
+			"The value %q from %s is not a valid %s: write a literal like 3, true, [\"a\", \"b\"] or { a = 1 }.", r.text, r.source, typeexpr.TypeString(ty)), r.source)}
 	}
 	return v, nil
 }
