@@ -60,11 +60,23 @@ func (a *app) writeJSON(v any) {
 	_ = enc.Encode(v)
 }
 
-// writeDiags reports diagnostics: as doc with a "diagnostics" member on
-// stdout for -output json, else as text on stderr.
+// writeDiags reports diagnostics: as text on stderr, or for -o json as
+// doc with a "diagnostics" member on stdout. Warnings alone, with no doc,
+// do not end the command, which has its own document to write: they go
+// to stderr as JSON lines like the other events.
 func (a *app) writeDiags(cfg *config.Config, diags hcl.Diagnostics, doc map[string]any) {
 	if a.output != "json" {
 		cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
+		return
+	}
+	if doc == nil && !diags.HasErrors() {
+		enc := json.NewEncoder(a.stderr)
+		for _, d := range diagsJSON(diags) {
+			_ = enc.Encode(struct {
+				Type string `json:"type"`
+				diagJSON
+			}{"diagnostic", d})
+		}
 		return
 	}
 	if doc == nil {
