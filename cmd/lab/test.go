@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/verify"
 )
 
@@ -31,6 +33,10 @@ Exit codes: 0 every lab proven, 1 a lab is broken, 2 could not test.`,
 			if err != nil {
 				return withCode(exitChanges, err)
 			}
+			client, err := a.connectReadOnly(cfg)
+			if err != nil {
+				return withCode(exitChanges, err)
+			}
 			var results []*verify.TestResult
 			code := exitOK
 			for _, l := range labs {
@@ -38,6 +44,18 @@ Exit codes: 0 every lab proven, 1 a lab is broken, 2 could not test.`,
 				tr := verify.Test(cmd.Context(), l, cl, verify.TestOptions{
 					Timeout:  timeout,
 					Progress: func(s string) { fmt.Fprintln(a.stderr, a.paint(s, bold)) },
+					Learners: func(ctx context.Context) ([]verify.ObjectRef, error) {
+						if len(l.Namespaces) == 0 {
+							return nil, nil // nothing to tell the learner's from
+						}
+						res, err := verify.Reset(ctx, l, cl, client.Discovery, verify.ResetOptions{
+							Owner: resource.NewOwner(cfg.File), HelmReleases: helmReleases(cfg, a.known), DryRun: true,
+						})
+						if err != nil {
+							return nil, err
+						}
+						return res.Deleted, nil
+					},
 				})
 				results = append(results, tr)
 				switch {

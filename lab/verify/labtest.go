@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +48,10 @@ type TestOptions struct {
 	Timeout time.Duration
 	// Progress receives a line per step; nil discards them.
 	Progress func(string)
+	// Learners lists what a learner made in the lab's namespaces (what
+	// lab reset would delete); nil skips the look. A lab is proven only
+	// on a fresh environment: stray work can fail its checks.
+	Learners func(ctx context.Context) ([]ObjectRef, error)
 }
 
 // Test proves a lab on the current cluster: its checks must fail on the
@@ -77,6 +82,25 @@ func Test(ctx context.Context, l *Lab, c *Cluster, opts TestOptions) *TestResult
 		}
 		if exists {
 			tr.Error = fmt.Sprintf("%s already exists, so this is not a fresh environment; run lab reset %s first", refOfObj(o), l.Name)
+			return tr
+		}
+	}
+
+	if opts.Learners != nil {
+		refs, err := opts.Learners(ctx)
+		if err != nil {
+			tr.Error = err.Error()
+			return tr
+		}
+		if len(refs) > 0 {
+			var names []string
+			for _, r := range refs[:min(len(refs), 5)] {
+				names = append(names, r.String())
+			}
+			if len(refs) > 5 {
+				names = append(names, fmt.Sprintf("and %d more", len(refs)-5))
+			}
+			tr.Error = fmt.Sprintf("not a fresh environment: lab did not make %s; run lab reset %s first (lab reset %s --dry-run lists what it removes)", strings.Join(names, ", "), l.Name, l.Name)
 			return tr
 		}
 	}
