@@ -52,28 +52,35 @@ func conflictsOf(err error) []fieldConflict {
 }
 
 // planned reports whether the change showed every conflicting field of
-// the object whose diffs carry prefix (e.g. "ConfigMap apps/x: "), so
-// taking them back is what was planned.
-func planned(ch *resource.Change, prefix string, cs []fieldConflict) bool {
+// the object whose diffs carry prefix (e.g. "ConfigMap apps/x: ") with
+// the value it has now (current: path → rendered live value, for the
+// fields that differ from what lab applies), so taking them back is what
+// was planned. A field shown in the plan but changed again since was not
+// shown as it is, and is not forced.
+func planned(ch *resource.Change, prefix string, cs []fieldConflict, current map[string]string) bool {
 	if ch == nil || len(cs) == 0 {
 		return false
 	}
-	var paths []string
+	var shown []resource.FieldDiff
 	for _, f := range ch.Fields {
 		if p, ok := strings.CutPrefix(f.Path, prefix); ok {
-			paths = append(paths, p)
+			f.Path = p
+			shown = append(shown, f)
 		}
 	}
 	for _, c := range cs {
 		field := strings.TrimPrefix(c.Field, ".")
 		ok := false
-		for _, p := range paths {
+		for _, f := range shown {
+			p := f.Path
 			// List items are keyed differently in the two forms: any diff
 			// inside the same top-level list counts.
 			if p == field || strings.HasPrefix(p, field+".") || strings.HasPrefix(field, p+".") ||
 				(strings.Contains(field, "[") && strings.HasPrefix(p, field[:strings.Index(field, "[")])) {
+				if now, differs := current[p]; differs && !f.Sensitive && now != f.Old {
+					return false // changed again after the plan
+				}
 				ok = true
-				break
 			}
 		}
 		if !ok {

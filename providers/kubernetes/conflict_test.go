@@ -49,6 +49,18 @@ func TestManifestConflictAfterPlan(t *testing.T) {
 	if !strings.Contains(fields(ch), "data.key  learner's → v1") {
 		t.Fatalf("plan after the edit does not show it:\n%s", fields(ch))
 	}
+	// Edited again after that plan: the plan showed another value, so
+	// the new one is not overwritten either.
+	f.edit(configmaps, ns, "cm-000", func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, "again", "data", "key")
+	})
+	if err := f.tryApply(cfg, ch); !errors.As(err, &ce) {
+		t.Fatalf("apply after a second hand edit of a planned field: %v, want a ConflictError", err)
+	}
+	if v, _, _ := unstructured.NestedString(f.get(configmaps, ns, "cm-000").Object, "data", "key"); v != "again" {
+		t.Errorf("data.key = %q after the refused apply, want the second edit kept", v)
+	}
+	ch = f.plan(cfg)
 	f.apply(cfg, ch)
 	if v, _, _ := unstructured.NestedString(f.get(configmaps, ns, "cm-000").Object, "data", "key"); v != "v1" {
 		t.Errorf("data.key = %q after the planned apply, want v1", v)

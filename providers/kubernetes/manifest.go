@@ -476,7 +476,13 @@ func applyAll(ctx context.Context, req resource.ApplyRequest, c *kube.Client, it
 		owned := live[it.id] == nil || req.Owner.Owns(live[it.id].GetLabels())
 		want := withOwner(it.Obj, req.Owner, req.Addr, owned)
 		got, err := apply(ctx, it.resourceIn(c), want, it.id.String(), func(cs []fieldConflict) bool {
-			return planned(req.Change, it.id.String()+": ", cs)
+			current := map[string]string{}
+			if l := live[it.id]; l != nil {
+				for _, d := range objdiff.Subset(objdiff.Comparable(want.Object), l.Object) {
+					current[d.Path] = objdiff.Render(d.Old, !d.Absent)
+				}
+			}
+			return planned(req.Change, it.id.String()+": ", cs, current)
 		})
 		var ce *ConflictError
 		if errors.As(err, &ce) {
