@@ -60,6 +60,9 @@ type Failure struct {
 	Source string `json:"source,omitempty"`
 
 	missing *Selection // the selection that found nothing, if that is the failure
+	// author marks a mistake in the check itself (a condition that is not
+	// a bool): the learner's work cannot be judged by it.
+	author bool
 }
 
 // ExitCode is what `lab verify` exits with: 0 all passed, 1 a check

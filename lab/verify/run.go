@@ -201,6 +201,14 @@ func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore t
 	ctxv.Functions = Functions()
 	for _, a := range c.Asserts {
 		fs := ev.assert(a, ctxv)
+		for _, f := range fs {
+			if f.author {
+				// Not the learner's failure: "could not check" (exit 2).
+				r.Status, r.Failures = Errored, nil
+				r.Error = fmt.Sprintf("the check itself is wrong (%s): %s; the lab's author must fix labs.hcl", f.Source, f.Message)
+				return r
+			}
+		}
 		if len(fs) > 0 {
 			r.Status = Failed
 			r.Failures = append(r.Failures, fs...)
@@ -281,7 +289,7 @@ func (ev *evaluator) assert(a *Assert, ctx *hcl.EvalContext) []Failure {
 	}
 	ty := coll.Type()
 	if !(ty.IsTupleType() || ty.IsListType() || ty.IsSetType() || ty.IsMapType() || ty.IsObjectType()) {
-		return []Failure{{Message: fmt.Sprintf("for_each must be a list or map, not %s", ty.FriendlyName()), Source: shortRange(a.DeclRange)}}
+		return []Failure{{Message: fmt.Sprintf("for_each must be a list or map, not %s", ty.FriendlyName()), Source: shortRange(a.DeclRange), author: true}}
 	}
 	var out []Failure
 	i := 0
@@ -316,7 +324,7 @@ func (ev *evaluator) one(a *Assert, ctx *hcl.EvalContext, each *cty.Value) *Fail
 		return nil
 	}
 	if cond.IsKnown() && !cond.IsNull() && cond.Type() != cty.Bool {
-		return &Failure{Message: fmt.Sprintf("the condition must be true or false, but it is %s", show(cond)), Source: shortRange(a.DeclRange)}
+		return &Failure{Message: fmt.Sprintf("the condition must be true or false, but it is %s", show(cond)), Source: shortRange(a.DeclRange), author: true}
 	}
 	ex := ev.explain(a.Condition, ctx, each)
 	f := Failure{Object: ex.object, Field: ex.field, Expected: ex.expected, Source: shortRange(a.DeclRange)}

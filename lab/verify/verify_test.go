@@ -319,12 +319,20 @@ func TestConditionErrorsAreFailuresNotPanics(t *testing.T) {
       error_message = "node is ${actual}"
     }
     assert {
-      condition = d.spec.replicas
-      error_message = "not a bool"
-    }
-    assert {
       condition = upper(d.spec.replicas) == "x"
       error_message = "bad function use"
+    }
+  }
+  check "author" {
+    select "d" {
+      api_version = "apps/v1"
+      kind = "Deployment"
+      namespace = "dev"
+      name = "fleet"
+    }
+    assert {
+      condition = d.spec.replicas
+      error_message = "not a bool"
     }
   }
 }
@@ -332,10 +340,12 @@ func TestConditionErrorsAreFailuresNotPanics(t *testing.T) {
 	_, labs := loadLabs(t, path)
 	r := runFake(t, labs, fleetObjects(3, int64(1)))
 	out := text(r)
-	if r.ExitCode() != 1 {
+	// A condition that is not a bool is the author's mistake: the check
+	// could not judge the learner's work (exit 2), the others failed.
+	if r.ExitCode() != 2 || checkResult(t, r, "c").Status != Failed || checkResult(t, r, "author").Status != Errored {
 		t.Fatalf("exit %d:\n%s", r.ExitCode(), out)
 	}
-	for _, w := range []string{"Deployment dev/fleet: spec.template.spec.nodeName", "actual:   not set", "must be true or false", "bad function use"} {
+	for _, w := range []string{"Deployment dev/fleet: spec.template.spec.nodeName", "actual:   not set", "the check itself is wrong (labs.hcl:", "must be true or false, but it is 3", "bad function use"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
