@@ -92,9 +92,58 @@ func call(ctx context.Context, env resource.Env, addr resource.Addr, req wire.Re
 		return nil, fmt.Errorf("%s: %s (%s) gave no readable answer: %v%s; is it from the same build as lab? (make build)", addr, WorkerName, bin, err, relay.plainTail())
 	}
 	if resp.Error != "" {
-		return &resp, fmt.Errorf("%s: %s", addr, resp.Error)
+		return &resp, fmt.Errorf("%s: %s", addr, shortenObjects(resp.Error))
 	}
 	return &resp, nil
+}
+
+// maxObjectText is the longest JSON object kept in an error message.
+const maxObjectText = 200
+
+// shortenObjects cuts the JSON objects Kubernetes and helm quote whole in
+// their errors (a whole Deployment with its managedFields, kilobytes
+// before the one useful line) down to {…}.
+func shortenObjects(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		if msg[i] != '{' {
+			b.WriteByte(msg[i])
+			i++
+			continue
+		}
+		end := matchingBrace(msg, i)
+		if end < 0 || end-i < maxObjectText {
+			b.WriteByte(msg[i])
+			i++
+			continue
+		}
+		b.WriteString("{…}")
+		i = end + 1
+	}
+	return b.String()
+}
+
+// matchingBrace returns the index of the brace closing the one at open,
+// skipping braces inside JSON strings, or -1.
+func matchingBrace(s string, open int) int {
+	depth, inString := 0, false
+	for i := open; i < len(s); i++ {
+		switch c := s[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // eventRelay reads the worker's stderr line by line: JSON events go to the

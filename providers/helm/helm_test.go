@@ -285,3 +285,18 @@ func env(dir string) resource.Env {
 		Progress: func(resource.Progress) {},
 	}
 }
+
+func TestShortenObjects(t *testing.T) {
+	obj := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"fleet","managedFields":[{"manager":"helm","fieldsV1":{"f:spec":{"f:replicas":{}}}}],"annotations":{"a":"}{ in a string"}},"spec":{"replicas":"three","template":{}}}`
+	msg := `cannot patch "fleet" with kind Deployment: ` + obj + `: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32`
+	got := shortenObjects(msg)
+	want := `cannot patch "fleet" with kind Deployment: {…}: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32`
+	if got != want {
+		t.Errorf("shortenObjects =\n%s\nwant\n%s", got, want)
+	}
+	for _, keep := range []string{`values {"replicas": 3} are fine`, "unbalanced { brace", ""} {
+		if got := shortenObjects(keep); got != keep {
+			t.Errorf("shortenObjects(%q) = %q", keep, got)
+		}
+	}
+}
