@@ -244,6 +244,12 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	r, err := readRecord(o.Dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		// A cluster of this directory whose record is gone cannot be
+		// used again (its data went with it): end what still runs.
+		reapOrphans(o.Dir, bins)
+		if err := runningElsewhere(o, ""); err != nil {
+			return nil, err
+		}
 		o.Progress(fmt.Sprintf("Creating simulated cluster %q (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok on 127.0.0.1)", o.Name))
 		if err := p.generate(); err != nil {
 			return nil, fmt.Errorf("simulated cluster %s: generate certificates: %w", o.Name, err)
@@ -277,6 +283,11 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 			down[c] = true
 		}
 		st.State = Stopped
+	}
+	if st.State == Stopped && down["kube-apiserver"] && r.Ports.APIServer != 0 {
+		if err := runningElsewhere(o, endpoint(r.Ports.APIServer)); err != nil {
+			return nil, err
+		}
 	}
 	if st.State == Stopped {
 		if r.Ports.APIServer != 0 {

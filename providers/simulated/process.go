@@ -89,7 +89,7 @@ func reapUnrecorded(dir, name string) {
 			continue
 		}
 		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-		if bytes.Equal(argv0, bin) && bytes.Contains(cmdline, []byte(dir)) {
+		if bytes.Equal(argv0, bin) && names(cmdline, dir) {
 			// Started with Setsid, so its process group is its PID.
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -133,7 +133,45 @@ func ours(pid int, dir string) bool {
 	if err != nil {
 		return false
 	}
-	return bytes.Contains(cmdline, []byte(dir))
+	return names(cmdline, dir)
+}
+
+// names reports whether a command line names a path inside dir (dir/...,
+// so cluster "kind" is not mistaken for "kind2").
+func names(cmdline []byte, dir string) bool {
+	return bytes.Contains(cmdline, []byte(dir+string(filepath.Separator)))
+}
+
+// reapOrphans ends the processes left running from dir after its record
+// was removed (rm -rf .lab while the cluster ran): any running one of
+// bins with a path inside dir on its command line. Started with Setsid,
+// each is its own process group.
+func reapOrphans(dir string, bins map[string]string) {
+	want := map[string]bool{}
+	for _, b := range bins {
+		want[b] = true
+	}
+	var killed []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 1 || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
+		if want[string(argv0)] && names(cmdline, dir) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed = append(killed, pid)
+		}
+	}
+	for _, pid := range killed {
+		waitGone(context.Background(), pid, dir, 5*time.Second)
+	}
 }
 
 // stop ends a component: SIGTERM to its process group, SIGKILL after the

@@ -18,7 +18,7 @@ func TestUnrecordedProcessIsReaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	spawn := func(d string) *exec.Cmd {
-		cmd := exec.Command("/bin/sh", "-c", "sleep 300", d) // $0 names the directory
+		cmd := exec.Command("/bin/sh", "-c", "sleep 300", d+"/x") // $0 names a path in the directory
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -55,7 +55,7 @@ func TestUnrecordedProcessIsReaped(t *testing.T) {
 	}
 
 	// A normal start leaves a PID file and no marker.
-	pid, err := start(dir, "kwok", "/bin/sh", []string{"-c", "sleep 300", dir})
+	pid, err := start(dir, "kwok", "/bin/sh", []string{"-c", "sleep 300", dir + "/x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,5 +65,33 @@ func TestUnrecordedProcessIsReaped(t *testing.T) {
 	}
 	if got, ok := running(dir, "kwok"); !ok || got != pid {
 		t.Fatalf("running = %d, %v; want %d", got, ok, pid)
+	}
+}
+
+// After .lab was removed under a running cluster, the next create ends
+// the processes still running from that directory, and only those.
+func TestOrphansOfARemovedDirectoryAreReaped(t *testing.T) {
+	base := t.TempDir()
+	dir, sibling := filepath.Join(base, "kind"), filepath.Join(base, "kind2")
+	spawn := func(d string) *exec.Cmd {
+		cmd := exec.Command("/bin/sh", "-c", "sleep 300", d+"/etcd")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+		return cmd
+	}
+	orphan, decoy := spawn(dir), spawn(sibling)
+	exited := make(chan error, 1)
+	go func() { exited <- orphan.Wait() }()
+	reapOrphans(dir, map[string]string{"etcd": "/bin/sh"})
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the orphan still runs")
+	}
+	if err := syscall.Kill(decoy.Process.Pid, 0); err != nil {
+		t.Fatalf("the process of a sibling directory was killed: %v", err)
 	}
 }

@@ -263,3 +263,27 @@ func TestComponentDyingAtStartFailsFast(t *testing.T) {
 		t.Errorf("failure took %v; want it at once, not at the end of the wait", d)
 	}
 }
+
+// A second cluster of the same name from another directory (or from this
+// one after .lab was removed) is refused while the first runs, naming
+// the first's processes; nothing is started and the context is kept.
+func TestSameNameRunningElsewhereIsRefused(t *testing.T) {
+	c := testcluster.Get(t)
+	dir := filepath.Join(t.TempDir(), "cluster")
+	_, err := simulated.Create(context.Background(), simulated.Options{Name: c.Name, Dir: dir, Kubeconfig: c.Kubeconfig})
+	if err == nil {
+		_ = simulated.Delete(context.Background(), simulated.Options{Name: c.Name, Dir: dir, Kubeconfig: c.Kubeconfig})
+		t.Fatal("a second cluster of the same name was created while the first runs")
+	}
+	for _, want := range []string{"already running at " + c.Endpoint, "kube-apiserver", "lab down"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run")); !os.IsNotExist(err) {
+		t.Errorf("processes were started for the refused cluster: %v", err)
+	}
+	if st, err := simulated.Status(c.Dir); err != nil || st.State != simulated.Running {
+		t.Errorf("the first cluster after the refusal: %+v, %v", st, err)
+	}
+}
