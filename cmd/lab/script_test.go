@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,16 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("LAB_BIN_DIR", binDir)
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
+			// A script that fails before its lab down leaves its cluster
+			// running: stop every one it made, by their recorded PIDs.
+			env.Defer(func() {
+				for _, pattern := range []string{".lab/clusters/*", "*/.lab/clusters/*"} {
+					dirs, _ := filepath.Glob(filepath.Join(work, pattern))
+					for _, d := range dirs {
+						_ = simulated.Stop(context.Background(), d)
+					}
+				}
+			})
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {

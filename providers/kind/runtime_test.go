@@ -83,9 +83,11 @@ wait    = "2m"
 	if ch.Action != resource.Update || !ch.Drift {
 		t.Fatalf("plan with a killed API server = %+v", ch)
 	}
-	if out, err = k.Apply(ctx, resource.ApplyRequest{Env: env, Addr: addr, Config: cfg, Prior: out, Change: ch}); err != nil {
-		t.Fatal(err)
+	restarted, err := k.Apply(ctx, resource.ApplyRequest{Env: env, Addr: addr, Config: cfg, Prior: out, Change: ch})
+	if err != nil {
+		t.Fatal(err) // the cleanup above still deletes the cluster
 	}
+	out = restarted
 	if ch := plan(out); ch.Action != resource.NoOp {
 		t.Fatalf("plan after restart = %+v", ch)
 	}
