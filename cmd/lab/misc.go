@@ -185,6 +185,8 @@ func (a *app) statusCmd() *cobra.Command {
 				case c.Action == resource.Delete:
 					r.Status = "orphaned"
 					r.Detail = "in state but no longer in the lab file; lab apply removes it"
+				case c.Action == resource.Forget:
+					r.Status = "renamed"
 				case !inState:
 					r.Status = "not created"
 				case c.Drift:
