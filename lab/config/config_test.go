@@ -291,3 +291,24 @@ func diagSummaries(diags hcl.Diagnostics) string {
 	}
 	return b.String()
 }
+
+// ${NAME} of an unknown variable in a string says how to write the text.
+func TestLiteralDollarHint(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "labs.hcl")
+	if err := os.WriteFile(path, []byte("locals {\n  cmd = \"echo ${HOME}\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := Load(path, Options{Kinds: kinds, Env: []string{}})
+	if !diags.HasErrors() {
+		t.Fatal("an unknown variable loaded")
+	}
+	var b strings.Builder
+	if cfg == nil {
+		cfg = &Config{Files: map[string]*hcl.File{}}
+	}
+	cfg.WriteDiagnostics(&b, diags, false)
+	if !strings.Contains(b.String(), "escape it as $${HOME}") {
+		t.Errorf("no hint for a literal ${HOME}:\n%s", b.String())
+	}
+}

@@ -48,7 +48,27 @@ func (c *Config) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color bool
 		}
 	}
 	wr := hcl.NewDiagnosticTextWriter(w, files, width, color)
-	_ = wr.WriteDiagnostics(sortDiags(diags))
+	_ = wr.WriteDiagnostics(sortDiags(literalHints(diags, files)))
+}
+
+// literalHints adds, to an unknown variable written as ${NAME} in a
+// string, how to write the text ${NAME} itself: a task that shows a
+// shell command with ${HOME} is a common case.
+func literalHints(diags hcl.Diagnostics, files map[string]*hcl.File) hcl.Diagnostics {
+	for i, d := range diags {
+		if (d.Summary != "Unknown variable" && d.Summary != "Unknown reference") || d.Subject == nil || files[d.Subject.Filename] == nil {
+			continue
+		}
+		src, r := files[d.Subject.Filename].Bytes, d.Subject
+		if r.Start.Byte < 2 || r.End.Byte > len(src) || string(src[r.Start.Byte-2:r.Start.Byte]) != "${" {
+			continue
+		}
+		name := string(src[r.Start.Byte:r.End.Byte])
+		c := *d
+		c.Detail += fmt.Sprintf(" To write the text ${%s} itself in a string, escape it as $${%s}.", name, name)
+		diags[i] = &c
+	}
+	return diags
 }
 
 // didYouMean suggests the closest of candidates, or says nothing.
