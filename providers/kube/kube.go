@@ -5,6 +5,7 @@ package kube
 
 import (
 	"fmt"
+	"os"
 	"labs.dev/lab/lab/resource"
 	"sync"
 
@@ -48,7 +49,11 @@ func (t Target) String() string {
 	}
 	file := t.Kubeconfig
 	if file == "" {
-		file = "default kubeconfig"
+		// What clientcmd reads: $KUBECONFIG, else ~/.kube/config.
+		file = "~/.kube/config"
+		if env := os.Getenv("KUBECONFIG"); env != "" {
+			file = env + " ($KUBECONFIG)"
+		}
 	}
 	return fmt.Sprintf("context %s in %s", ctx, file)
 }
