@@ -154,14 +154,7 @@ func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {
 }
 
 func (w *worker) target() string {
-	ctx, file := w.req.Context, w.req.Kubeconfig
-	if ctx == "" {
-		ctx = "(current context)"
-	}
-	if file == "" {
-		file = "default kubeconfig"
-	}
-	return fmt.Sprintf("context %s in %s", ctx, file)
+	return labkube.Target{Kubeconfig: w.req.Kubeconfig, Context: w.req.Context}.String()
 }
 
 func (w *worker) kubectlFlags() string {
