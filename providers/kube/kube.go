@@ -5,8 +5,8 @@ package kube
 
 import (
 	"fmt"
-	"os"
 	"labs.dev/lab/lab/resource"
+	"os"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2/hcldec"

@@ -17,16 +17,7 @@ func TestUnrecordedProcessIsReaped(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	spawn := func(d string) *exec.Cmd {
-		cmd := exec.Command("/bin/sh", "-c", "sleep 300", d+"/x") // $0 names a path in the directory
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-		return cmd
-	}
-	orphan, decoy := spawn(dir), spawn(other)
+	orphan, decoy := sleeper(t, dir+"/x"), sleeper(t, other+"/x")
 	exited := make(chan error, 1)
 	go func() { exited <- orphan.Wait() }()
 
@@ -73,16 +64,7 @@ func TestUnrecordedProcessIsReaped(t *testing.T) {
 func TestOrphansOfARemovedDirectoryAreReaped(t *testing.T) {
 	base := t.TempDir()
 	dir, sibling := filepath.Join(base, "kind"), filepath.Join(base, "kind2")
-	spawn := func(d string) *exec.Cmd {
-		cmd := exec.Command("/bin/sh", "-c", "sleep 300", d+"/etcd")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-		return cmd
-	}
-	orphan, decoy := spawn(dir), spawn(sibling)
+	orphan, decoy := sleeper(t, dir+"/etcd"), sleeper(t, sibling+"/etcd")
 	exited := make(chan error, 1)
 	go func() { exited <- orphan.Wait() }()
 	reapOrphans(dir, map[string]string{"etcd": "/bin/sh"})
@@ -94,4 +76,17 @@ func TestOrphansOfARemovedDirectoryAreReaped(t *testing.T) {
 	if err := syscall.Kill(decoy.Process.Pid, 0); err != nil {
 		t.Fatalf("the process of a sibling directory was killed: %v", err)
 	}
+}
+
+// sleeper starts /bin/sh in its own session with path as its $0, so its
+// command line names path, as a component's names its cluster directory.
+func sleeper(t *testing.T, path string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", "sleep 300", path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	return cmd
 }
