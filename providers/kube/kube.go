@@ -5,7 +5,6 @@ package kube
 
 import (
 	"fmt"
-	"labs.dev/lab/lab/resource"
 	"os"
 	"sync"
 
@@ -18,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"labs.dev/lab/lab/resource"
 )
 
 // ConnectionSpec are the arguments every Kubernetes resource kind accepts:
