@@ -9,6 +9,7 @@ package kind
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -240,6 +241,9 @@ func (k *clusterKind) refresh(ctx context.Context, req resource.PlanRequest, cfg
 	if old := resource.StringAttr(req.Prior, "kubeconfig"); old != "" && old != kubeconfig {
 		return &resource.Change{Action: resource.Update, Reason: "kubeconfig_path changed; will merge context " + context + " into " + kubeconfig,
 			Fields: []resource.FieldDiff{{Path: "kubeconfig", Old: old, New: kubeconfig}}}, nil
+	}
+	if _, err := clientcmd.LoadFromFile(kubeconfig); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: kubeconfig %s cannot be read: %w; fix or move it (lab will not overwrite it), then run again", req.Addr, kubeconfig, err)
 	}
 	if !hasContext(kubeconfig, context) {
 		return &resource.Change{Action: resource.Update, Drift: true,

@@ -216,6 +216,14 @@ runtime = "simulated"
 	if ch.Action != resource.Update || !ch.Drift || !strings.Contains(ch.Reason, "kind-kind is missing") {
 		t.Fatalf("plan = %+v, want an update for the missing context", ch)
 	}
+	// A kubeconfig that cannot be parsed is said so, not "missing".
+	if err := os.WriteFile(os.Getenv("KUBECONFIG"), []byte("apiVersion: v1\nclusters: [:\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.kind.Plan(context.Background(), resource.PlanRequest{Env: f.env, Addr: addr, Config: cfg, Prior: prior})
+	if err == nil || !strings.Contains(err.Error(), "cannot be read") || !strings.Contains(err.Error(), "fix or move it") {
+		t.Fatalf("plan with a broken kubeconfig: %v", err)
+	}
 }
 
 func TestReplaceNamesTheField(t *testing.T) {

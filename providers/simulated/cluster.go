@@ -742,6 +742,11 @@ func Delete(ctx context.Context, o Options) error {
 	if kubeconfig == "" {
 		kubeconfig = DefaultKubeconfig()
 	}
+	// The context is removed last; a kubeconfig that cannot be read would
+	// fail that after the cluster is gone, leaving state behind it.
+	if _, err := clientcmd.LoadFromFile(kubeconfig); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete simulated cluster %s: kubeconfig %s cannot be read: %w (fix or move it, then run again; nothing was deleted)", name, kubeconfig, err)
+	}
 	if _, err := os.Stat(dir); err == nil {
 		unlock, err := lockDir(dir)
 		if err != nil {

@@ -1,9 +1,11 @@
 package simulated
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -89,4 +91,24 @@ func sleeper(t *testing.T, path string) *exec.Cmd {
 	}
 	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
 	return cmd
+}
+
+// Delete refuses up front when the kubeconfig it must clean cannot be
+// read, so the cluster is not gone while state still holds it.
+func TestDeleteWithBrokenKubeconfigChangesNothing(t *testing.T) {
+	base := t.TempDir()
+	dir, kc := filepath.Join(base, "cluster"), filepath.Join(base, "kubeconfig")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kc, []byte("clusters: [:\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Delete(context.Background(), Options{Name: "kind", Dir: dir, Kubeconfig: kc})
+	if err == nil || !strings.Contains(err.Error(), "cannot be read") || !strings.Contains(err.Error(), "nothing was deleted") {
+		t.Fatalf("Delete with a broken kubeconfig: %v", err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the cluster directory went: %v", err)
+	}
 }
