@@ -433,6 +433,17 @@ func TestVerifyIsReadOnly(t *testing.T) {
 		t.Fatalf("the view identity could write (err %v); the test proves nothing", err)
 	}
 
+	// The API server's RBAC cache takes a moment to see a new binding.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := viewDyn.Resource(builtin["apps/v1/Deployment"].Resource).Namespace("dev").List(ctx, metav1.ListOptions{})
+		if err == nil {
+			break
+		}
+		if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
+			t.Fatalf("the view binding never took effect: %v", err)
+		}
+	}
+
 	ro := NewClusterFrom(viewDyn, nil, view.Host, "view")
 	r := Run(ctx, labs, Options{Source: ro, Timeout: 2 * time.Second})
 	if r.ExitCode() != 1 || !strings.Contains(text(r), "no Deployment named fleet") {
