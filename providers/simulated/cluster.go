@@ -246,7 +246,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	case errors.Is(err, os.ErrNotExist):
 		// A cluster of this directory whose record is gone cannot be
 		// used again (its data went with it): end what still runs.
-		reapOrphans(o.Dir, bins)
+		reapOrphans(o.Dir, components)
 		if err := runningElsewhere(o, ""); err != nil {
 			return nil, err
 		}

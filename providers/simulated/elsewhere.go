@@ -23,9 +23,10 @@ import (
 // context, as kind refuses to do for a name in use.
 //
 // server is the address to look at: the recorded API server of a
-// stopped cluster (then only a simulated control plane there counts: any
-// other program may have taken the port after a reboot, and the restart
-// picks a new one), or else the one the kind-<name> context names.
+// stopped cluster, or else the one the kind-<name> context names. Only a
+// simulated control plane (kube-apiserver or etcd) there counts: any
+// other program may have taken a port after a reboot, and a restart
+// picks a new one.
 func runningElsewhere(o Options, server string) error {
 	recorded := server != ""
 	if !recorded {
@@ -69,10 +70,13 @@ func runningElsewhere(o Options, server string) error {
 	}
 	// Only what can be named is refused: a port that answers for a
 	// moment after its process was killed is not a cluster.
-	if len(who) == 0 || (recorded && !controlPlane) {
+	if len(who) == 0 || !controlPlane {
 		return nil
 	}
-	msg := fmt.Sprintf("a cluster named %q is already running at %s, and not from %s: it belongs to another lab directory, or to this one before .lab was removed or the directory was moved", o.Name, server, o.Dir)
+	msg := fmt.Sprintf("the kubeconfig context kind-%s points at a cluster that is already running at %s, and not from %s: another lab directory's cluster of the same name, or this one's before .lab was removed or the directory was moved", o.Name, server, o.Dir)
+	if recorded {
+		msg = fmt.Sprintf("cluster %q last ran at %s, where a simulated control plane is running now, and not from %s: this directory was moved (or copied) while its cluster ran", o.Name, server, o.Dir)
+	}
 	msg += "; it is " + strings.Join(who, ", ")
 	return fmt.Errorf("%s. Run `lab down` where it was made (move the directory back first if you moved it), or give this cluster another name; if its directory is gone, stop its processes by PID (the whole simulated cluster is five processes: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)", msg)
 }

@@ -136,19 +136,29 @@ func ours(pid int, dir string) bool {
 	return names(cmdline, dir)
 }
 
-// names reports whether a command line names a path inside dir (dir/...,
-// so cluster "kind" is not mistaken for "kind2").
+// names reports whether one of a command line's arguments (or the value
+// of a --flag=value) is a path inside dir: it starts with dir/, so
+// cluster "kind" is not mistaken for "kind2", nor /tmp/lab for
+// /var/tmp/lab.
 func names(cmdline []byte, dir string) bool {
-	return bytes.Contains(cmdline, []byte(dir+string(filepath.Separator)))
+	prefix := dir + string(filepath.Separator)
+	for _, arg := range strings.Split(string(bytes.TrimRight(cmdline, "\x00")), "\x00") {
+		_, val, isFlag := strings.Cut(arg, "=")
+		if strings.HasPrefix(arg, prefix) || (isFlag && strings.HasPrefix(val, prefix)) {
+			return true
+		}
+	}
+	return false
 }
 
 // reapOrphans ends the processes left running from dir after its record
-// was removed (rm -rf .lab while the cluster ran): any running one of
-// bins with a path inside dir on its command line. Started with Setsid,
-// each is its own process group.
-func reapOrphans(dir string, bins map[string]string) {
+// was removed (rm -rf .lab while the cluster ran): any running program
+// named like one of bases (etcd, kube-apiserver...: from whichever
+// binary directory it was started) with a path inside dir as an
+// argument. Started with Setsid, each is its own process group.
+func reapOrphans(dir string, bases []string) {
 	want := map[string]bool{}
-	for _, b := range bins {
+	for _, b := range bases {
 		want[b] = true
 	}
 	var killed []int
@@ -163,7 +173,7 @@ func reapOrphans(dir string, bins map[string]string) {
 			continue
 		}
 		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-		if want[string(argv0)] && names(cmdline, dir) {
+		if want[filepath.Base(string(argv0))] && names(cmdline, dir) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			killed = append(killed, pid)

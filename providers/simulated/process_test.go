@@ -67,16 +67,20 @@ func TestOrphansOfARemovedDirectoryAreReaped(t *testing.T) {
 	base := t.TempDir()
 	dir, sibling := filepath.Join(base, "kind"), filepath.Join(base, "kind2")
 	orphan, decoy := sleeper(t, dir+"/etcd"), sleeper(t, sibling+"/etcd")
+	// Its path inside another one (/var/tmp/lab against /tmp/lab) is not it.
+	nested := sleeper(t, filepath.Join(base, "x")+dir+"/etcd")
 	exited := make(chan error, 1)
 	go func() { exited <- orphan.Wait() }()
-	reapOrphans(dir, map[string]string{"etcd": "/bin/sh"})
+	reapOrphans(dir, []string{"sh"})
 	select {
 	case <-exited:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the orphan still runs")
 	}
-	if err := syscall.Kill(decoy.Process.Pid, 0); err != nil {
-		t.Fatalf("the process of a sibling directory was killed: %v", err)
+	for _, c := range []*exec.Cmd{decoy, nested} {
+		if err := syscall.Kill(c.Process.Pid, 0); err != nil {
+			t.Fatalf("the process of another directory (%s) was killed: %v", c.Args[len(c.Args)-1], err)
+		}
 	}
 }
 
