@@ -124,7 +124,7 @@ func (a *applier) deletes(ctx context.Context) error {
 	g := graph.New()
 	deleting := map[resource.Addr]*plan.Change{}
 	for _, c := range a.p.Changes {
-		if c.Action == resource.Delete || c.Action == resource.Forget {
+		if c.Action == resource.Delete {
 			deleting[c.Addr] = c
 			g.Add(c.Addr)
 		}
@@ -142,9 +142,6 @@ func (a *applier) deletes(ctx context.Context) error {
 	err := g.Reverse().Walk(ctx, a.opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
 		ctx, done := inFlight(ctx)
 		defer done()
-		if deleting[addr].Action == resource.Forget {
-			return a.forget(addr)
-		}
 		return a.delete(ctx, addr, removedWithCluster(addr, deleting))
 	})
 	return a.walkResult(err)
@@ -216,20 +213,18 @@ func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bo
 	return nil
 }
 
-// forget drops a renamed resource from state; the new address records
-// the same live thing when forward reaches it.
-func (a *applier) forget(addr resource.Addr) error {
-	hook := a.opts.Hook
-	hook.PreApply(addr, resource.Forget)
-	start := time.Now()
-	err := a.w.commit(func(st *state.State) { st.Remove(addr) })
-	hook.PostApply(addr, resource.Forget, time.Since(start), err)
-	if err != nil {
-		a.fail(err)
-		return err
+// movedHere lists the renamed addresses whose thing addr now manages:
+// they leave state in the same write that records addr, so a run that
+// stops before addr is recorded keeps them (and the next plan forgets
+// them again).
+func (a *applier) movedHere(addr resource.Addr) []resource.Addr {
+	var out []resource.Addr
+	for _, c := range a.p.Changes {
+		if c.Action == resource.Forget && c.MovedTo != nil && *c.MovedTo == addr {
+			out = append(out, c.Addr)
+		}
 	}
-	a.done(resource.Forget)
-	return nil
+	return out
 }
 
 // forward creates, updates and replaces in dependency order.
@@ -307,12 +302,24 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 	hook.PreApply(r.Addr, change.Action)
 	start := time.Now()
 	attrs, err := a.applyOne(ctx, r, val, prior, change)
+	moved := a.movedHere(r.Addr)
 	if err == nil {
 		err = a.w.commit(func(st *state.State) {
 			if serr := st.SetValue(r.Addr, attrs, r.Deps); serr != nil {
 				err = serr
+				return
+			}
+			for _, old := range moved {
+				st.Remove(old)
 			}
 		})
+	}
+	if err == nil {
+		for _, old := range moved {
+			hook.PreApply(old, resource.Forget)
+			hook.PostApply(old, resource.Forget, 0, nil)
+			a.done(resource.Forget)
+		}
 	}
 	hook.PostApply(r.Addr, change.Action, time.Since(start), err)
 	if err != nil {

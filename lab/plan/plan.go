@@ -60,6 +60,9 @@ type Change struct {
 	Deferred bool `json:"deferred,omitempty"`
 	// Sensitive lists argument paths that hold sensitive values.
 	Sensitive []string `json:"sensitive,omitempty"`
+	// MovedTo is, for a Forget, the address that now manages the same
+	// thing; the old address leaves state when that one is recorded.
+	MovedTo *resource.Addr `json:"moved_to,omitempty"`
 }
 
 // HasChanges reports whether applying p would change anything.
@@ -200,6 +203,7 @@ func Make(ctx context.Context, cfg *config.Config, st *state.State, opts Options
 		c := &Change{Addr: r.Addr, Deps: r.Deps, Change: resource.Change{Action: resource.Delete, Reason: "no longer in " + baseName(cfg.File)}}
 		if by, what := pl.sameThing(r); by != nil {
 			c.Action = resource.Forget
+			c.MovedTo = &by.Addr
 			c.Reason = fmt.Sprintf("no longer in %s, but %s manages the same %s; lab forgets the old name and deletes nothing", baseName(cfg.File), by.Addr, what)
 		}
 		p.Changes = append(p.Changes, c)
@@ -277,8 +281,8 @@ func (pl *planner) sameThing(r state.Resource) (*config.Resource, string) {
 		if _, inState := pl.st.Get(c.Addr); inState {
 			continue
 		}
-		// Computed attributes of a create are unknown; an identity read
-		// from unknown arguments has empty parts and matches no prior.
+		// Computed attributes of a create are unknown; an identity that
+		// depends on unknown arguments is "" and matches nothing.
 		planned := pl.known[c.Addr]
 		if planned == cty.NilVal {
 			continue

@@ -34,6 +34,23 @@ func StringAttr(v cty.Value, name string) string {
 	return a.AsString()
 }
 
+// Known reports whether v and each named attribute it has are known
+// (an attribute it lacks counts as known: it reads as absent).
+func Known(v cty.Value, names ...string) bool {
+	if v == cty.NilVal || !v.IsKnown() {
+		return false
+	}
+	if v.IsNull() || !v.Type().IsObjectType() {
+		return true
+	}
+	for _, n := range names {
+		if v.Type().HasAttribute(n) && !v.GetAttr(n).IsKnown() {
+			return false
+		}
+	}
+	return true
+}
+
 // BoolAttr reads a bool attribute; def when absent.
 func BoolAttr(v cty.Value, name string, def bool) bool {
 	a, ok := Attr(v, name)

@@ -188,21 +188,35 @@ func hasVerbs(have []string, want ...string) bool {
 	return true
 }
 
+// writtenByHelm reports whether helm (lab's worker, lab-helm, or helm
+// itself) wrote any of o's fields.
+func writtenByHelm(o *unstructured.Unstructured) bool {
+	for _, m := range o.GetManagedFields() {
+		if m.Manager == "lab-helm" || m.Manager == "helm" {
+			return true
+		}
+	}
+	return false
+}
+
 // labsOwn reports whether the lab file made o (or o is a namespace
 // default, which nobody should delete).
 func labsOwn(o *unstructured.Unstructured, opts ResetOptions) bool {
 	if opts.Owner.Owns(o.GetLabels()) {
 		// A learner who copies a lab object (kubectl get -o yaml, edit,
 		// apply in their namespace) copies its labels too; helm's
-		// annotations still say where the original lives.
-		if n := o.GetAnnotations()["meta.helm.sh/release-namespace"]; n != "" && n != o.GetNamespace() {
+		// annotations still say where the original lives, and helm did
+		// not write the copy. (A chart may put objects outside its
+		// release namespace: those helm wrote.)
+		if n := o.GetAnnotations()["meta.helm.sh/release-namespace"]; n != "" && n != o.GetNamespace() && !writtenByHelm(o) {
 			return false
 		}
 		return true
 	}
 	switch {
 	case o.GetKind() == "ServiceAccount" && o.GetName() == "default",
-		o.GetKind() == "ConfigMap" && o.GetName() == "kube-root-ca.crt":
+		o.GetKind() == "ConfigMap" && o.GetName() == "kube-root-ca.crt",
+		o.GetKind() == "Service" && o.GetName() == "kubernetes" && o.GetNamespace() == "default":
 		return true
 	case o.GetKind() == "Secret":
 		if t, _, _ := unstructured.NestedString(o.Object, "type"); t == "kubernetes.io/service-account-token" {

@@ -89,15 +89,15 @@ func runCheck(ctx context.Context, l *Lab, c *Check, opts Options, began time.Ti
 	for attempt := 1; ; attempt++ {
 		r = attemptCheck(ctx, l, c, opts.Source, notBefore)
 		r.Attempts = attempt
-		if onlyMissing(r) {
+		end := deadline
+		if onlyMissing(r) && start.Add(missingGrace).Before(end) {
 			// An object the learner created exists as soon as kubectl
 			// returns; waiting out the whole timeout for one never made
-			// only keeps a learner from the answer.
-			if g := start.Add(missingGrace); g.Before(deadline) {
-				deadline = g
-			}
+			// only keeps a learner from the answer. Once it exists, the
+			// check gets its whole timeout again.
+			end = start.Add(missingGrace)
 		}
-		if r.Status != Failed || opts.Once || ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+		if r.Status != Failed || opts.Once || ctx.Err() != nil || time.Now().Add(backoff).After(end) {
 			break
 		}
 		t := time.NewTimer(backoff)

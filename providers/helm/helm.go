@@ -198,6 +198,9 @@ type private struct {
 
 // Identity is the release's cluster, namespace and name.
 func (releaseKind) Identity(v cty.Value) string {
+	if !resource.Known(v, "kubeconfig", "context", "namespace", "name") {
+		return ""
+	}
 	t := kube.TargetOf(v)
 	return t.Kubeconfig + "\x00" + t.Context + "\x00" + resource.StringAttr(v, "namespace") + "/" + resource.StringAttr(v, "name")
 }

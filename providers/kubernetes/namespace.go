@@ -91,6 +91,9 @@ func (c nsConfig) desired(owner resource.Owner, addr resource.Addr, ownLabels bo
 
 // Identity is the namespace's cluster and name.
 func (namespace) Identity(v cty.Value) string {
+	if !resource.Known(v, "kubeconfig", "context", "name") {
+		return "" // a cluster made in this run: no prior can be in it
+	}
 	t := kube.TargetOf(v)
 	return t.Kubeconfig + "\x00" + t.Context + "\x00" + resource.StringAttr(v, "name")
 }
