@@ -110,8 +110,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // state; a second one exits at once.
 func (a *app) signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ch := make(chan os.Signal, 4)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	// Under nohup SIGHUP is ignored, and must stay so: Notify would
+	// turn it back on.
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	signal.Notify(ch, sigs...)
 	go func() {
 		sig, ok := <-ch
 		if !ok {
@@ -120,8 +126,12 @@ func (a *app) signalContext() (context.Context, func()) {
 		a.signal = sig
 		fmt.Fprintf(a.stderr, "\n%s stopping: starting nothing more, letting the operations in flight finish (up to %s) and saving state. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow), apply.InterruptGrace)
 		cancel()
-		if sig, ok = <-ch; ok {
-			os.Exit(signalCode(sig))
+		for sig = range ch {
+			// A closed terminal sends SIGHUP more than once (the shell,
+			// then the kernel); only a deliberate second signal quits.
+			if sig != syscall.SIGHUP {
+				os.Exit(signalCode(sig))
+			}
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); close(ch); cancel() }

@@ -51,6 +51,10 @@ func Main(in io.Reader, out, errw io.Writer) int {
 	}
 	normalizeNumbers(req.Values)
 
+	// A closed terminal hangs up lab's whole process group: lab stops
+	// this worker itself (SIGTERM) when it wants to, so a hangup must not
+	// leave the release pending.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	resp := Serve(ctx, req, ev.emit)
