@@ -234,6 +234,12 @@ func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	if err != nil {
 		return nil, err
 	}
+	if rel := resp.Release; !hasPrior && rel != nil && rel.ChartDigest == "" && rel.Status == "deployed" {
+		// Taking it over would make lab down uninstall what someone
+		// else installed.
+		return nil, fmt.Errorf("%s: helm release %s in namespace %s exists and was not installed by lab, so lab will not take it over (lab down would uninstall it). Uninstall it first (helm uninstall %s -n %s), or give this release another name",
+			req.Addr, a.Name, a.Namespace, a.Name, a.Namespace)
+	}
 	return decide(a, resp, req.Prior, hasPrior), nil
 }
 

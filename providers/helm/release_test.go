@@ -446,3 +446,31 @@ func TestLostHelmRecordConverges(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A release not in state is recorded when lab installed it (a renamed
+// block, a lost state file) and refused when someone else did: taking
+// it over would make lab down uninstall it.
+func TestReleaseNotInState(t *testing.T) {
+	h := newHarness(t, "helm-notinstate")
+	h.mustApply(h.plan())
+	h.prior = cty.NilVal
+	c := h.plan()
+	if c.Action != resource.Update || c.Reason != "release exists, installed by lab; lab records it again" {
+		t.Fatalf("plan of lab's release not in state: %+v", c)
+	}
+	// Make the record look installed by plain helm: no lab digest label.
+	secrets, err := h.cs.CoreV1().Secrets(h.ns).List(h.ctx(), metav1.ListOptions{LabelSelector: "owner=helm"})
+	if err != nil || len(secrets.Items) == 0 {
+		t.Fatalf("release records: %v (%d)", err, len(secrets.Items))
+	}
+	for _, s := range secrets.Items {
+		patch := []byte(`{"metadata":{"labels":{"` + wire.LabelChartDigest + `":null}}}`)
+		if _, err := h.cs.CoreV1().Secrets(h.ns).Patch(h.ctx(), s.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Release().Plan(h.ctx(), resource.PlanRequest{Env: h.env, Addr: h.addr, Config: h.config(), Prior: cty.NilVal})
+	if err == nil || !strings.Contains(err.Error(), "was not installed by lab, so lab will not take it over") {
+		t.Fatalf("plan of someone else's release: %v", err)
+	}
+}
