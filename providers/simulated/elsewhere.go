@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // runningElsewhere refuses to start a second control plane for a cluster
@@ -79,22 +77,6 @@ func runningElsewhere(o Options, server string) error {
 	}
 	msg += "; it is " + strings.Join(who, ", ")
 	return fmt.Errorf("%s. Run `lab down` where it was made (move the directory back first if you moved it), or give this cluster another name; if its directory is gone, stop its processes by PID (the whole simulated cluster is five processes: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)", msg)
-}
-
-func contextServer(kubeconfig, context string) string {
-	cfg, err := clientcmd.LoadFromFile(kubeconfig)
-	if err != nil {
-		return ""
-	}
-	c, ok := cfg.Contexts[context]
-	if !ok {
-		return ""
-	}
-	cl, ok := cfg.Clusters[c.Cluster]
-	if !ok {
-		return ""
-	}
-	return cl.Server
 }
 
 // listeners returns the PIDs with a TCP socket listening on port.

@@ -78,16 +78,25 @@ func removeKubeconfig(path, name string) error {
 
 // kubeconfigHas reports whether path has the context name pointing at server.
 func kubeconfigHas(path, name, server string) bool {
+	return server != "" && contextServer(path, name) == server
+}
+
+// contextServer is the server of context name in the kubeconfig at path,
+// or "" when there is none.
+func contextServer(path, name string) string {
 	cfg, err := clientcmd.LoadFromFile(path)
 	if err != nil {
-		return false
+		return ""
 	}
-	ctx, ok := cfg.Contexts[name]
+	c, ok := cfg.Contexts[name]
 	if !ok {
-		return false
+		return ""
 	}
-	c, ok := cfg.Clusters[ctx.Cluster]
-	return ok && c.Server == server
+	cl, ok := cfg.Clusters[c.Cluster]
+	if !ok {
+		return ""
+	}
+	return cl.Server
 }
 
 // editKubeconfig loads, edits and atomically rewrites a kubeconfig (0600)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,37 +70,14 @@ func startingFile(dir, name string) string { return filepath.Join(dir, "run", na
 // reapUnrecorded ends the processes of a start that did not get to record
 // their PID (its marker is still there): those running the marker's
 // binary with this cluster's directory on their command line, other than
-// the recorded one. Only processes that name this cluster's private
-// directory can match, never another cluster's or anyone else's.
+// the recorded one.
 func reapUnrecorded(dir, name string) {
 	bin, err := os.ReadFile(startingFile(dir, name))
 	if err != nil || len(bin) == 0 {
 		return
 	}
 	recorded, _ := running(dir, name)
-	var killed []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 1 || pid == recorded || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			continue
-		}
-		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-		if bytes.Equal(argv0, bin) && names(cmdline, dir) {
-			// Started with Setsid, so its process group is its PID.
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			killed = append(killed, pid)
-		}
-	}
-	// Its ports and etcd's data lock are free only once it is gone.
-	for _, pid := range killed {
-		waitGone(context.Background(), pid, dir, 5*time.Second)
-	}
+	reap(dir, func(pid int, argv0 string) bool { return pid != recorded && argv0 == string(bin) })
 	_ = os.Remove(startingFile(dir, name))
 }
 
@@ -155,12 +133,18 @@ func names(cmdline []byte, dir string) bool {
 // was removed (rm -rf .lab while the cluster ran): any running program
 // named like one of bases (etcd, kube-apiserver...: from whichever
 // binary directory it was started) with a path inside dir as an
-// argument. Started with Setsid, each is its own process group.
+// argument.
 func reapOrphans(dir string, bases []string) {
-	want := map[string]bool{}
-	for _, b := range bases {
-		want[b] = true
-	}
+	reap(dir, func(_ int, argv0 string) bool { return slices.Contains(bases, filepath.Base(argv0)) })
+}
+
+// reap SIGKILLs each process, other than this one, that has a path
+// inside dir as an argument (so only this cluster's private directory
+// can match, never another cluster's or anyone else's) and that match
+// accepts, then waits until they are gone: their ports and etcd's data
+// lock are free only then. Components start with Setsid, so each one's
+// process group is its PID.
+func reap(dir string, match func(pid int, argv0 string) bool) {
 	var killed []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -173,7 +157,7 @@ func reapOrphans(dir string, bases []string) {
 			continue
 		}
 		argv0, _, _ := bytes.Cut(cmdline, []byte{0})
-		if want[filepath.Base(string(argv0))] && names(cmdline, dir) {
+		if names(cmdline, dir) && match(pid, string(argv0)) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			killed = append(killed, pid)
