@@ -39,7 +39,7 @@ kubeconfig_path = "kubeconfig"
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = k.Delete(context.Background(), resource.DeleteRequest{Env: env, Addr: addr, Prior: out}) })
-	if !hasContext(filepath.Join(dir, "kubeconfig"), "kind-lab-e2e") || out.GetAttr("endpoint").AsString() == "" {
+	if has, _ := contextIn(filepath.Join(dir, "kubeconfig"), "kind-lab-e2e"); !has || out.GetAttr("endpoint").AsString() == "" {
 		t.Fatalf("attributes = %#v", out)
 	}
 	if ch, err := k.Plan(ctx, resource.PlanRequest{Env: env, Addr: addr, Config: cfg, Prior: out}); err != nil || ch.Action != resource.NoOp {

@@ -242,10 +242,11 @@ func (k *clusterKind) refresh(ctx context.Context, req resource.PlanRequest, cfg
 		return &resource.Change{Action: resource.Update, Reason: "kubeconfig_path changed; will merge context " + context + " into " + kubeconfig,
 			Fields: []resource.FieldDiff{{Path: "kubeconfig", Old: old, New: kubeconfig}}}, nil
 	}
-	if _, err := clientcmd.LoadFromFile(kubeconfig); err != nil && !errors.Is(err, os.ErrNotExist) {
+	has, err := contextIn(kubeconfig, context)
+	if err != nil {
 		return nil, fmt.Errorf("%s: kubeconfig %s cannot be read: %w; fix or move it (lab will not overwrite it), then run again", req.Addr, kubeconfig, err)
 	}
-	if !hasContext(kubeconfig, context) {
+	if !has {
 		return &resource.Change{Action: resource.Update, Drift: true,
 			Reason: "context " + context + " is missing from " + kubeconfig + "; will merge it again",
 			Fields: []resource.FieldDiff{{Path: "context", New: context}}}, nil
@@ -253,13 +254,18 @@ func (k *clusterKind) refresh(ctx context.Context, req resource.PlanRequest, cfg
 	return &resource.Change{Action: resource.NoOp}, nil
 }
 
-func hasContext(kubeconfig, name string) bool {
+// contextIn reports whether the kubeconfig has the context; a file that
+// does not exist has none, one that cannot be parsed is an error.
+func contextIn(kubeconfig, name string) (bool, error) {
 	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
 	if err != nil {
-		return false
+		return false, err
 	}
 	_, ok := cfg.Contexts[name]
-	return ok
+	return ok, nil
 }
 
 func endpointOf(kubeconfig, name string) string {

@@ -103,7 +103,7 @@ wait    = "2m"
 			}
 		}
 	}
-	if hasContext(os.Getenv("KUBECONFIG"), "kind-e2e") {
+	if has, _ := contextIn(os.Getenv("KUBECONFIG"), "kind-e2e"); has {
 		t.Error("context kind-e2e left in the kubeconfig")
 	}
 	if ch := plan(out); ch.Action != resource.Create || ch.Reason != "deleted outside lab" {
