@@ -34,15 +34,8 @@ func (a *app) validateCmd() *cobra.Command {
 				a.writeDiags(cfg, diags, map[string]any{"valid": false})
 				return withCode(exitError, fmt.Errorf("%s has a dependency cycle", displayPath(cfg, a.file)))
 			}
-			if diags := plan.Validate(cfg); diags.HasErrors() {
-				a.writeDiags(cfg, diags, map[string]any{"valid": false})
-				return withCode(exitError, fmt.Errorf("%s has errors; fix them and run again", displayPath(cfg, a.file)))
-			}
-			// Lab blocks are decoded by verify; an author wants their
-			// mistakes now, not when a learner runs lab verify.
-			if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
-				a.writeDiags(cfg, diags, map[string]any{"valid": false})
-				return withCode(exitError, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file)))
+			if err := a.checkOffline(cfg); err != nil {
+				return err
 			}
 			if a.output == "json" {
 				a.writeJSON(map[string]any{"valid": true, "diagnostics": []any{}})
@@ -121,6 +114,22 @@ func lineDiff(a, b string) string {
 	return out.String()
 }
 
+// checkOffline reports what each kind can find wrong with its arguments
+// without a cluster, then what is wrong in the lab blocks: these are
+// decoded by verify, and an author wants their mistakes now, not when a
+// learner runs lab verify.
+func (a *app) checkOffline(cfg *config.Config) error {
+	if diags := plan.Validate(cfg); diags.HasErrors() {
+		a.writeDiags(cfg, diags, map[string]any{"valid": false})
+		return withCode(exitError, fmt.Errorf("%s has errors; fix them and run again", displayPath(cfg, a.file)))
+	}
+	if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
+		a.writeDiags(cfg, diags, map[string]any{"valid": false})
+		return withCode(exitError, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file)))
+	}
+	return nil
+}
+
 func (a *app) graphCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "graph",
@@ -136,15 +145,8 @@ func (a *app) graphCmd() *cobra.Command {
 				cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
 				return withCode(exitError, fmt.Errorf("%s has a dependency cycle", displayPath(cfg, a.file)))
 			}
-			if diags := plan.Validate(cfg); diags.HasErrors() {
-				a.writeDiags(cfg, diags, map[string]any{"valid": false})
-				return withCode(exitError, fmt.Errorf("%s has errors; fix them and run again", displayPath(cfg, a.file)))
-			}
-			// Lab blocks are decoded by verify; an author wants their
-			// mistakes now, not when a learner runs lab verify.
-			if _, diags := verify.Decode(cfg, nil); diags.HasErrors() {
-				a.writeDiags(cfg, diags, map[string]any{"valid": false})
-				return withCode(exitError, fmt.Errorf("the lab blocks of %s have errors; fix them and run again", displayPath(cfg, a.file)))
+			if err := a.checkOffline(cfg); err != nil {
+				return err
 			}
 			fmt.Fprint(a.stdout, g.DOT())
 			return nil

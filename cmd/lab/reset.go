@@ -31,11 +31,7 @@ The cluster and everything lab up made stay.`,
 			if err != nil {
 				return err
 			}
-			res, err := verify.Reset(cmd.Context(), labs[0], verify.NewCluster(client), client.Discovery, verify.ResetOptions{
-				Owner:        resource.NewOwner(cfg.File),
-				HelmReleases: helmReleases(cfg, a.known),
-				DryRun:       dryRun,
-			})
+			res, err := verify.Reset(cmd.Context(), labs[0], verify.NewCluster(client), client.Discovery, a.resetOptions(cfg, dryRun))
 			if res != nil {
 				if a.output == "json" {
 					a.writeJSON(res)
@@ -60,6 +56,12 @@ The cluster and everything lab up made stay.`,
 
 // helmReleases are the lab file's helm_release names and namespaces ("" when
 // not applied yet), so reset keeps their objects and storage.
+// resetOptions tells reset what the lab file made, for lab reset and for
+// lab test's look for a used environment.
+func (a *app) resetOptions(cfg *config.Config, dryRun bool) verify.ResetOptions {
+	return verify.ResetOptions{Owner: resource.NewOwner(cfg.File), HelmReleases: helmReleases(cfg, a.known), DryRun: dryRun}
+}
+
 func helmReleases(cfg *config.Config, known map[resource.Addr]cty.Value) map[string]string {
 	out := map[string]string{}
 	ctx, _ := cfg.EvalContext(known)

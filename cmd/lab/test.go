@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/verify"
 )
 
@@ -29,11 +28,7 @@ Exit codes: 0 every lab proven, 1 a lab is broken, 2 could not test.`,
 			if err != nil {
 				return withCode(exitChanges, unwrapCode(err))
 			}
-			cl, err := a.cluster(cfg)
-			if err != nil {
-				return withCode(exitChanges, err)
-			}
-			client, err := a.connectReadOnly(cfg)
+			cl, client, err := a.cluster(cfg)
 			if err != nil {
 				return withCode(exitChanges, err)
 			}
@@ -48,9 +43,7 @@ Exit codes: 0 every lab proven, 1 a lab is broken, 2 could not test.`,
 						if len(l.Namespaces) == 0 {
 							return nil, nil // nothing to tell the learner's from
 						}
-						res, err := verify.Reset(ctx, l, cl, client.Discovery, verify.ResetOptions{
-							Owner: resource.NewOwner(cfg.File), HelmReleases: helmReleases(cfg, a.known), DryRun: true,
-						})
+						res, err := verify.Reset(ctx, l, cl, client.Discovery, a.resetOptions(cfg, true))
 						if err != nil {
 							return nil, err
 						}

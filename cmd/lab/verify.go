@@ -29,7 +29,7 @@ Exit codes: 0 every check passed, 1 a check failed, 2 could not check
 			if err != nil {
 				return withCode(exitChanges, unwrapCode(err))
 			}
-			cl, err := a.cluster(cfg)
+			cl, _, err := a.cluster(cfg)
 			if err != nil {
 				return withCode(exitChanges, err)
 			}
@@ -113,13 +113,14 @@ func (a *app) connectReadOnly(cfg *config.Config) (*kube.Client, error) {
 // that does not answer.
 const readOnlyRetry = 3 * time.Second
 
-// cluster connects to the cluster the lab file names (see clusterTarget).
-func (a *app) cluster(cfg *config.Config) (*verify.Cluster, error) {
+// cluster connects to the cluster the lab file names (see clusterTarget),
+// for verify's reads and, through the client, anything else.
+func (a *app) cluster(cfg *config.Config) (*verify.Cluster, *kube.Client, error) {
 	c, err := a.connectReadOnly(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w — is the cluster up? run `lab up`", err)
+		return nil, nil, fmt.Errorf("%w — is the cluster up? run `lab up`", err)
 	}
-	return verify.NewCluster(c), nil
+	return verify.NewCluster(c), c, nil
 }
 
 func (a *app) stdoutPaint() verify.Paint {
