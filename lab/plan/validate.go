@@ -16,15 +16,22 @@ import (
 func Validate(cfg *config.Config) hcl.Diagnostics {
 	env := resource.Env{Dir: cfg.Dir, File: cfg.File}
 	secrets := sensitiveStrings(cfg)
+	ctx, d := cfg.EvalContext(nil) // once: it evaluates every local
+	if d.HasErrors() {
+		return nil // Load reported them
+	}
 	var diags hcl.Diagnostics
 	for _, r := range cfg.Resources {
 		v, ok := r.Kind.(resource.Validator)
 		if !ok {
 			continue
 		}
-		val, _, err := Evaluate(cfg, r, nil)
-		if err != nil || !val.IsWhollyKnown() {
-			continue // diagnostics are Load's; unknowns are plan's
+		val, d := r.Decode(ctx)
+		if d.HasErrors() {
+			continue // Load reported them
+		}
+		if val, _ = val.UnmarkDeep(); !val.IsWhollyKnown() {
+			continue // unknowns are plan's
 		}
 		if err := v.Validate(env, r.Addr, val); err != nil {
 			diags = append(diags, &hcl.Diagnostic{
