@@ -216,6 +216,45 @@ func TestWalkOrder(t *testing.T) {
 	}
 }
 
+// peakWalk walks g with every visit but the root's ("kind_cluster")
+// blocked until want visits run at once, so the walker must reach the
+// bound without any sleep, and returns the most visits that ever ran
+// together. It fails t when the bound is never reached.
+func peakWalk(t *testing.T, g *Graph, parallelism, want int) int32 {
+	t.Helper()
+	var now, peak atomic.Int32
+	reached := make(chan struct{})
+	var once sync.Once
+	errc := make(chan error, 1)
+	go func() {
+		errc <- g.Walk(context.Background(), parallelism, func(_ context.Context, a resource.Addr) error {
+			if a.Type == "kind_cluster" {
+				return nil
+			}
+			n := now.Add(1)
+			for m := peak.Load(); n > m && !peak.CompareAndSwap(m, n); m = peak.Load() {
+			}
+			if n >= int32(want) {
+				once.Do(func() { close(reached) })
+			}
+			<-reached
+			now.Add(-1)
+			return nil
+		})
+	}()
+	select {
+	case <-reached:
+	case err := <-errc:
+		t.Fatalf("parallelism %d: walk ended (%v) before %d visits ran at once; peak %d", parallelism, err, want, peak.Load())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("parallelism %d: %d visits never ran at once; peak %d", parallelism, want, peak.Load())
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return peak.Load()
+}
+
 func TestWalkParallelismBound(t *testing.T) {
 	for _, p := range []int{1, 3, 10} {
 		g := New()
@@ -224,24 +263,8 @@ func TestWalkParallelismBound(t *testing.T) {
 		for i := range 40 {
 			g.Connect(resource.Addr{Type: "manifest", Name: fmt.Sprint(i)}, root)
 		}
-		var now, peak atomic.Int32
-		err := g.Walk(context.Background(), p, func(context.Context, resource.Addr) error {
-			n := now.Add(1)
-			for {
-				m := peak.Load()
-				if n <= m || peak.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			time.Sleep(2 * time.Millisecond)
-			now.Add(-1)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := peak.Load(); got != int32(p) {
-			t.Errorf("parallelism %d: at most %d at once, want exactly %d", p, got, p)
+		if got := peakWalk(t, g, p, p); got != int32(p) {
+			t.Errorf("parallelism %d: %d ran at once, want at most %d", p, got, p)
 		}
 	}
 }
@@ -251,16 +274,7 @@ func TestWalkDefaultParallelism(t *testing.T) {
 	for i := range 30 {
 		g.Add(resource.Addr{Type: "n", Name: fmt.Sprint(i)})
 	}
-	var now, peak atomic.Int32
-	g.Walk(context.Background(), 0, func(context.Context, resource.Addr) error {
-		n := now.Add(1)
-		for m := peak.Load(); n > m && !peak.CompareAndSwap(m, n); m = peak.Load() {
-		}
-		time.Sleep(5 * time.Millisecond)
-		now.Add(-1)
-		return nil
-	})
-	if got := peak.Load(); got != DefaultParallelism {
+	if got := peakWalk(t, g, 0, DefaultParallelism); got != DefaultParallelism {
 		t.Errorf("parallelism 0 ran %d at once, want %d", got, DefaultParallelism)
 	}
 }
@@ -372,9 +386,20 @@ func TestWalkCancel(t *testing.T) {
 	}
 }
 
+// TestWalkEmpty: an empty graph visits nothing and succeeds, even with a
+// cancelled context (there is nothing left undone to report).
 func TestWalkEmpty(t *testing.T) {
-	if err := New().Walk(context.Background(), 1, nil); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, c := range []context.Context{context.Background(), ctx} {
+		visits := 0
+		if err := New().Walk(c, 1, func(context.Context, resource.Addr) error { visits++; return nil }); err != nil {
+			t.Fatalf("empty walk: %v", err)
+		}
+		if visits != 0 {
+			t.Errorf("empty walk visited %d nodes", visits)
+		}
+		cancel()
 	}
 }
 
