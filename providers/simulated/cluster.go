@@ -319,11 +319,11 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 			if !down[c] {
 				continue
 			}
-			pid, err := start(o.Dir, c, bins[c], args(c, o.Dir, p, r))
+			pr, err := (starter{dir: o.Dir}).start(c, bins[c], args(c, o.Dir, p, r))
 			if err != nil {
 				return nil, fmt.Errorf("simulated cluster %s: %w", o.Name, err)
 			}
-			o.Log.Debug("started", "component", c, "pid", pid)
+			o.Log.Debug("started", "component", c, "pid", pr.pid)
 			started = append(started, c)
 		}
 		o.Log.Debug("processes started", "components", started, "after", time.Since(began))

@@ -21,19 +21,40 @@ const stopGrace = 10 * time.Second
 func pidFile(dir, name string) string { return filepath.Join(dir, "run", name+".pid") }
 func logFile(dir, name string) string { return filepath.Join(dir, "logs", name+".log") }
 
+// proc is a component's process as the starter knows it.
+type proc struct {
+	name string
+	pid  int
+}
+
+// starter starts the components of the cluster in dir.
+type starter struct {
+	dir string
+	// beforeRecord, set only by tests, runs between a process's start
+	// and the write of its PID file.
+	beforeRecord func(*proc)
+}
+
+// exited reports whether the component's process has ended.
+func (p *proc) exited(dir string) bool {
+	_, ok := running(dir, p.name)
+	return !ok
+}
+
 // start launches one component detached in its own session (and so its
 // own process group), with output appended to its log, and records its
 // PID. The process outlives the caller; while the caller lives, a
 // goroutine reaps it so a dead child never lingers as a zombie.
-func start(dir, name, bin string, args []string) (int, error) {
+func (s starter) start(name, bin string, args []string) (*proc, error) {
+	dir := s.dir
 	for _, d := range []string{filepath.Join(dir, "run"), filepath.Join(dir, "logs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return 0, fmt.Errorf("start %s: %w", name, err)
+			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
 	}
 	logf, err := os.OpenFile(logFile(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("start %s: open log: %w", name, err)
+		return nil, fmt.Errorf("start %s: open log: %w", name, err)
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "\n==== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
@@ -49,20 +70,23 @@ func start(dir, name, bin string, args []string) (int, error) {
 	// nobody knows of; the marker lets the next run find and end it.
 	reapUnrecorded(dir, name)
 	if err := os.WriteFile(startingFile(dir, name), []byte(bin), 0o600); err != nil {
-		return 0, fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	if err := cmd.Start(); err != nil {
 		_ = os.Remove(startingFile(dir, name))
-		return 0, fmt.Errorf("start %s (%s): %w", name, bin, err)
+		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
-	pid := cmd.Process.Pid
+	p := &proc{name: name, pid: cmd.Process.Pid}
 	go func() { _ = cmd.Wait() }()
-	if err := os.WriteFile(pidFile(dir, name), []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		return 0, fmt.Errorf("start %s: record PID: %w", name, err)
+	if s.beforeRecord != nil {
+		s.beforeRecord(p)
+	}
+	if err := os.WriteFile(pidFile(dir, name), []byte(strconv.Itoa(p.pid)+"\n"), 0o600); err != nil {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		return nil, fmt.Errorf("start %s: record PID: %w", name, err)
 	}
 	_ = os.Remove(startingFile(dir, name))
-	return pid, nil
+	return p, nil
 }
 
 func startingFile(dir, name string) string { return filepath.Join(dir, "run", name+".starting") }
