@@ -284,6 +284,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		st.State = Stopped
 	}
+	procs := map[string]*proc{}
 	if st.State == Stopped && down["kube-apiserver"] && r.Ports.APIServer != 0 {
 		if err := runningElsewhere(o, endpoint(r.Ports.APIServer)); err != nil {
 			return nil, err
@@ -314,7 +315,6 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 		if err := writeConfigs(o.Dir, p, r); err != nil {
 			return nil, err
 		}
-		var started []string
 		for _, c := range components {
 			if !down[c] {
 				continue
@@ -324,16 +324,21 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 				return nil, fmt.Errorf("simulated cluster %s: %w", o.Name, err)
 			}
 			o.Log.Debug("started", "component", c, "pid", pr.pid)
-			started = append(started, c)
+			procs[c] = pr
 		}
-		o.Log.Debug("processes started", "components", started, "after", time.Since(began))
+		o.Log.Debug("processes started", "after", time.Since(began))
+	}
+	for _, c := range components {
+		if procs[c] == nil {
+			procs[c], _ = found(o.Dir, c)
+		}
 	}
 
 	cl, err := o.cluster(r, p)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.waitUsable(ctx, cl, r); err != nil {
+	if err := o.waitUsable(ctx, cl, r, procs); err != nil {
 		return nil, o.withLogs(err)
 	}
 	r.Ready = true // and waitUsable may have added nodes
@@ -499,7 +504,7 @@ func args(component, dir string, p pki, r *record) []string {
 // waitUsable waits for /readyz, applies the add-ons if this cluster never
 // got them, then waits for the nodes Ready, the default ServiceAccount
 // and the kube-system workloads.
-func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record) error {
+func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record, procs map[string]*proc) error {
 	cs, err := kubernetes.NewForConfig(cl.Config)
 	if err != nil {
 		return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
@@ -510,7 +515,7 @@ func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record) error 
 	}
 	o.Progress("Waiting for the API server at " + cl.Endpoint)
 	if err := poll(ctx, "the API server's /readyz", func() (bool, error) {
-		if err := exited(o.Dir); err != nil {
+		if err := exited(o.Dir, procs); err != nil {
 			return false, err
 		}
 		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -570,7 +575,7 @@ func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record) error 
 			return true, nil
 		}},
 		{"ServiceAccount default/default (created by kube-controller-manager)", func() (bool, error) {
-			if err := exited(o.Dir); err != nil {
+			if err := exited(o.Dir, procs); err != nil {
 				return false, err
 			}
 			_, err := cs.CoreV1().ServiceAccounts("default").Get(wctx, "default", metav1.GetOptions{})
@@ -654,12 +659,19 @@ func poll(ctx context.Context, what string, f func() (bool, error)) error {
 
 // exited reports a component that died while the cluster was starting,
 // with the end of its log, so a bad start fails at once rather than at
-// the end of the wait.
-func exited(dir string) error {
+// the end of the wait. procs holds each component's process: started by
+// this run, found running, or nil when it was neither.
+func exited(dir string, procs map[string]*proc) error {
 	for _, c := range components {
-		if _, ok := running(dir, c); !ok {
-			return fmt.Errorf("%s exited during start; the end of %s:\n%s", c, logFile(dir, c), tail(logFile(dir, c), 15))
+		p := procs[c]
+		if p != nil && !p.exited(dir) {
+			continue
 		}
+		how := ""
+		if p != nil && p.err != nil {
+			how = " (" + p.err.Error() + ")"
+		}
+		return fmt.Errorf("%s exited during start%s; the end of %s:\n%s", c, how, logFile(dir, c), tail(logFile(dir, c), 15))
 	}
 	return nil
 }

@@ -21,10 +21,16 @@ const stopGrace = 10 * time.Second
 func pidFile(dir, name string) string { return filepath.Join(dir, "run", name+".pid") }
 func logFile(dir, name string) string { return filepath.Join(dir, "logs", name+".log") }
 
-// proc is a component's process as the starter knows it.
+// proc is a component's process. For one this run started, exit closes
+// when the starter's Wait returns: only that tells death for certain,
+// where the PID file is not written yet and /proc/<pid>/cmdline is empty
+// while the kernel is still exec'ing. One found running is not our child
+// and is watched through /proc.
 type proc struct {
 	name string
 	pid  int
+	exit chan struct{} // nil for a process found running
+	err  error         // how it ended; set before exit closes
 }
 
 // starter starts the components of the cluster in dir.
@@ -37,8 +43,24 @@ type starter struct {
 
 // exited reports whether the component's process has ended.
 func (p *proc) exited(dir string) bool {
-	_, ok := running(dir, p.name)
-	return !ok
+	if p.exit == nil {
+		return !ours(p.pid, dir)
+	}
+	select {
+	case <-p.exit:
+		return true
+	default:
+		return false
+	}
+}
+
+// found is the component's recorded process if it runs.
+func found(dir, name string) (*proc, bool) {
+	pid, ok := running(dir, name)
+	if !ok {
+		return nil, false
+	}
+	return &proc{name: name, pid: pid}, true
 }
 
 // start launches one component detached in its own session (and so its
@@ -76,8 +98,8 @@ func (s starter) start(name, bin string, args []string) (*proc, error) {
 		_ = os.Remove(startingFile(dir, name))
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
-	p := &proc{name: name, pid: cmd.Process.Pid}
-	go func() { _ = cmd.Wait() }()
+	p := &proc{name: name, pid: cmd.Process.Pid, exit: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exit) }()
 	if s.beforeRecord != nil {
 		s.beforeRecord(p)
 	}
