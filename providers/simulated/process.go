@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -210,43 +211,92 @@ func reap(dir string, match func(pid int, argv0 string) bool) {
 		}
 	}
 	for _, pid := range killed {
-		waitGone(context.Background(), pid, dir, 5*time.Second)
+		waitExited(context.Background(), &proc{pid: pid}, dir, 5*time.Second)
 	}
 }
 
-// stop ends a component: SIGTERM to its process group, SIGKILL after the
-// grace period. It removes the PID file once the process is gone.
+// stop ends a component by its PID file, and any start of it that was
+// cut off before it wrote one.
 func stop(ctx context.Context, dir, name string) error {
 	reapUnrecorded(dir, name)
-	pid, ok := running(dir, name)
+	p, ok := found(dir, name)
 	if !ok {
 		_ = os.Remove(pidFile(dir, name))
 		return nil
 	}
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	if !waitGone(ctx, pid, dir, stopGrace) {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		if !waitGone(ctx, pid, dir, 5*time.Second) {
-			return fmt.Errorf("stop %s: process %d did not exit after SIGKILL", name, pid)
+	return stopProc(ctx, dir, p)
+}
+
+// stopProc ends a component's process: SIGTERM to its process group,
+// SIGKILL after the grace period. It removes the PID file once the
+// process is gone.
+func stopProc(ctx context.Context, dir string, p *proc) error {
+	_ = syscall.Kill(-p.pid, syscall.SIGTERM)
+	if !waitExited(ctx, p, dir, stopGrace) {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		if !waitExited(ctx, p, dir, 5*time.Second) {
+			return fmt.Errorf("stop %s: process %d did not exit after SIGKILL", p.name, p.pid)
 		}
 	}
-	if err := os.Remove(pidFile(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("stop %s: %w", name, err)
+	if err := os.Remove(pidFile(dir, p.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("stop %s: %w", p.name, err)
 	}
 	return nil
 }
 
-func waitGone(ctx context.Context, pid int, dir string, d time.Duration) bool {
+// stopAll stops every component of the cluster in dir by its PID file.
+func stopAll(ctx context.Context, dir string) error {
+	return inStopOrder(func(name string) error { return stop(ctx, dir, name) })
+}
+
+// stopProcs stops the processes in procs (nil entries are down).
+func stopProcs(ctx context.Context, dir string, procs map[string]*proc) error {
+	return inStopOrder(func(name string) error {
+		if p := procs[name]; p != nil {
+			return stopProc(ctx, dir, p)
+		}
+		return nil
+	})
+}
+
+// inStopOrder calls stop for every component: the API server's clients
+// first, together, so none logs a storm of errors while it goes; then
+// the API server, then etcd.
+func inStopOrder(stop func(name string) error) error {
+	var errs []error
+	for _, group := range [][]string{{"kwok", "kube-scheduler", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}} {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, c := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := stop(c); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	return errors.Join(errs...)
+}
+
+// waitExited waits up to d for p to exit.
+func waitExited(ctx context.Context, p *proc, dir string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if !ours(pid, dir) {
+		if p.exited(dir) {
 			return true
 		}
 		select {
 		case <-ctx.Done():
-			return !ours(pid, dir)
+			return p.exited(dir)
+		case <-p.exit: // nil for a process found running: never ready
+			return true
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return !ours(pid, dir)
+	return p.exited(dir)
 }
