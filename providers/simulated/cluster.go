@@ -45,8 +45,9 @@ type Options struct {
 	Wait time.Duration
 	// Log receives debug detail; nil discards it.
 	Log *slog.Logger
-	// Progress receives one line per step that takes time, starting
-	// with the step's name; nil discards them.
+	// Progress receives a line saying whether Create makes the cluster
+	// or restarts it, then one per step that takes time, starting with
+	// the step's name; nil discards them.
 	Progress func(msg string)
 	// Retain keeps a new cluster whose creation failed, processes and
 	// files, for debugging (kind's --retain). By default it is removed

@@ -185,7 +185,7 @@ func inspect(o Options, bins map[string]string) (*creation, error) {
 			c.found.MovedFrom = r.Kubeconfig
 		}
 		for _, name := range components {
-			if p, ok := found(o.Dir, name); ok {
+			if p, ok := runningProc(o.Dir, name); ok {
 				c.procs[name] = p
 			} else {
 				c.found.Down = append(c.found.Down, name)

@@ -55,8 +55,8 @@ func (p *proc) exited(dir string) bool {
 	}
 }
 
-// found is the component's recorded process if it runs.
-func found(dir, name string) (*proc, bool) {
+// runningProc is the component's recorded process if it runs.
+func runningProc(dir, name string) (*proc, bool) {
 	pid, ok := running(dir, name)
 	if !ok {
 		return nil, false
@@ -67,7 +67,8 @@ func found(dir, name string) (*proc, bool) {
 // start launches one component detached in its own session (and so its
 // own process group), with output appended to its log, and records its
 // PID. The process outlives the caller; while the caller lives, a
-// goroutine reaps it so a dead child never lingers as a zombie.
+// goroutine reaps it, so a dead child never lingers as a zombie, and
+// closes its exit.
 func (s starter) start(name, bin string, args []string) (*proc, error) {
 	dir := s.dir
 	for _, d := range []string{filepath.Join(dir, "run"), filepath.Join(dir, "logs")} {
@@ -219,7 +220,7 @@ func reap(dir string, match func(pid int, argv0 string) bool) {
 // cut off before it wrote one.
 func stop(ctx context.Context, dir, name string) error {
 	reapUnrecorded(dir, name)
-	p, ok := found(dir, name)
+	p, ok := runningProc(dir, name)
 	if !ok {
 		_ = os.Remove(pidFile(dir, name))
 		return nil
