@@ -20,16 +20,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -51,8 +45,14 @@ type Options struct {
 	Wait time.Duration
 	// Log receives debug detail; nil discards it.
 	Log *slog.Logger
-	// Progress receives one line per long step; nil discards it.
+	// Progress receives a line saying whether Create makes the cluster
+	// or restarts it, then one per step that takes time, starting with
+	// the step's name; nil discards them.
 	Progress func(msg string)
+	// Retain keeps a new cluster whose creation failed, processes and
+	// files, for debugging (kind's --retain). By default it is removed
+	// but for its logs. A cluster restarted on its data is never removed.
+	Retain bool
 }
 
 // Cluster is a usable cluster.
@@ -219,152 +219,6 @@ func Status(dir string) (ClusterStatus, error) {
 
 func endpoint(port int) string { return "https://127.0.0.1:" + strconv.Itoa(port) }
 
-// Create makes the cluster usable: it creates it, starts a stopped one on
-// its data (only the processes that are down, unless etcd or the API
-// server is among them), or returns the running one. Either way the
-// kubeconfig context kind-<Name> is merged and made current.
-func Create(ctx context.Context, o Options) (*Cluster, error) {
-	if err := o.defaults(); err != nil {
-		return nil, err
-	}
-	bins, err := binPaths(serverBinaries)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.Wait)
-	defer cancel()
-	unlock, err := lockDir(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-
-	began := time.Now()
-	p := pki{dir: filepath.Join(o.Dir, "pki")}
-	r, err := readRecord(o.Dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		// A cluster of this directory whose record is gone cannot be
-		// used again (its data went with it): end what still runs.
-		reapOrphans(o.Dir, components)
-		if err := runningElsewhere(o, ""); err != nil {
-			return nil, err
-		}
-		o.Progress(fmt.Sprintf("Creating simulated cluster %q (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok on 127.0.0.1)", o.Name))
-		if err := p.generate(); err != nil {
-			return nil, fmt.Errorf("simulated cluster %s: generate certificates: %w", o.Name, err)
-		}
-		r = &record{Name: o.Name, Nodes: o.Nodes, Kubeconfig: o.Kubeconfig, Created: time.Now().UTC()}
-	case err != nil:
-		return nil, err
-	case r.Name != o.Name:
-		return nil, fmt.Errorf("directory %s holds simulated cluster %q, not %q: delete that one first or use another directory", o.Dir, r.Name, o.Name)
-	}
-	if !p.exists() {
-		return nil, fmt.Errorf("simulated cluster %s: certificates missing in %s (the directory was damaged; delete it and create again)", o.Name, p.dir)
-	}
-	r.Binaries = filepath.Dir(bins["etcd"])
-	kubeconfigMoved := r.Kubeconfig != o.Kubeconfig
-	if kubeconfigMoved && r.Kubeconfig != "" {
-		_ = removeKubeconfig(r.Kubeconfig, "kind-"+o.Name)
-	}
-	r.Kubeconfig = o.Kubeconfig
-
-	st, err := Status(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	down := map[string]bool{}
-	for _, c := range st.Down {
-		down[c] = true
-	}
-	if st.State == Absent {
-		for _, c := range components {
-			down[c] = true
-		}
-		st.State = Stopped
-	}
-	if st.State == Stopped && down["kube-apiserver"] && r.Ports.APIServer != 0 {
-		if err := runningElsewhere(o, endpoint(r.Ports.APIServer)); err != nil {
-			return nil, err
-		}
-	}
-	if st.State == Stopped {
-		if r.Ports.APIServer != 0 {
-			o.Progress(fmt.Sprintf("Restarting simulated cluster %q on its existing data (down: %s)", o.Name, strings.Join(st.Down, ", ")))
-		}
-		// etcd and the API server carry the ports; restart everything
-		// when either is down so the others reconnect to the new ones.
-		if down["etcd"] || down["kube-apiserver"] {
-			for _, c := range components {
-				if !down[c] {
-					if err := stop(ctx, o.Dir, c); err != nil {
-						return nil, err
-					}
-					down[c] = true
-				}
-			}
-			if err := r.Ports.choose(); err != nil {
-				return nil, fmt.Errorf("simulated cluster %s: %w", o.Name, err)
-			}
-		}
-		if err := writeRecord(o.Dir, r); err != nil {
-			return nil, err
-		}
-		if err := writeConfigs(o.Dir, p, r); err != nil {
-			return nil, err
-		}
-		var started []string
-		for _, c := range components {
-			if !down[c] {
-				continue
-			}
-			pid, err := start(o.Dir, c, bins[c], args(c, o.Dir, p, r))
-			if err != nil {
-				return nil, fmt.Errorf("simulated cluster %s: %w", o.Name, err)
-			}
-			o.Log.Debug("started", "component", c, "pid", pid)
-			started = append(started, c)
-		}
-		o.Log.Debug("processes started", "components", started, "after", time.Since(began))
-	}
-
-	cl, err := o.cluster(r, p)
-	if err != nil {
-		return nil, err
-	}
-	if err := o.waitUsable(ctx, cl, r); err != nil {
-		return nil, o.withLogs(err)
-	}
-	r.Ready = true // and waitUsable may have added nodes
-	if err := writeRecord(o.Dir, r); err != nil {
-		return nil, err
-	}
-	if kubeconfigMoved || st.State == Stopped || !kubeconfigHas(o.Kubeconfig, cl.Context, cl.Endpoint) {
-		if err := mergeKubeconfig(o.Kubeconfig, cl.Context, cl.Endpoint, p); err != nil {
-			return nil, err
-		}
-	}
-	o.Log.Debug("cluster usable", "name", o.Name, "after", time.Since(began))
-	return cl, nil
-}
-
-func (o *Options) cluster(r *record, p pki) (*Cluster, error) {
-	ep := endpoint(r.Ports.APIServer)
-	cfg := &rest.Config{
-		Host: ep,
-		TLSClientConfig: rest.TLSClientConfig{
-			CAFile:   p.path("ca.crt"),
-			CertFile: p.path("admin.crt"),
-			KeyFile:  p.path("admin.key"),
-		},
-		QPS:       -1,
-		Burst:     -1,
-		UserAgent: "lab-simulated",
-	}
-	return &Cluster{Name: r.Name, Dir: o.Dir, Kubeconfig: o.Kubeconfig, Context: "kind-" + r.Name, Endpoint: ep, Config: cfg}, nil
-}
-
 // choose picks free ports for those not set or no longer free.
 func (pt *ports) choose() error {
 	for _, p := range []*int{&pt.Etcd, &pt.EtcdPeer, &pt.APIServer} {
@@ -496,191 +350,6 @@ func args(component, dir string, p pki, r *record) []string {
 	return nil
 }
 
-// waitUsable waits for /readyz, applies the add-ons if this cluster never
-// got them, then waits for the nodes Ready, the default ServiceAccount
-// and the kube-system workloads.
-func (o *Options) waitUsable(ctx context.Context, cl *Cluster, r *record) error {
-	cs, err := kubernetes.NewForConfig(cl.Config)
-	if err != nil {
-		return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
-	}
-	dyn, err := dynamic.NewForConfig(cl.Config)
-	if err != nil {
-		return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
-	}
-	o.Progress("Waiting for the API server at " + cl.Endpoint)
-	if err := poll(ctx, "the API server's /readyz", func() (bool, error) {
-		if err := exited(o.Dir); err != nil {
-			return false, err
-		}
-		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err == nil, nil
-	}); err != nil {
-		return err
-	}
-
-	data := newAddonData(o.Name, max(r.Nodes, o.Nodes))
-	if !r.Ready || o.Nodes > r.Nodes {
-		o.Progress("Installing kind's kube-system add-ons (kindnet, kube-proxy, coredns) and node(s)")
-		objs, err := renderAddons("[0-2]", data)
-		if err != nil {
-			return err
-		}
-		if err := applyAll(ctx, o.Log, dyn, objs); err != nil {
-			return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
-		}
-		for _, n := range data.Nodes {
-			if err := applyNodeStatus(ctx, dyn, n.Name); err != nil {
-				return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
-			}
-		}
-		r.Nodes = max(r.Nodes, o.Nodes)
-	}
-	// Static-pod lookalikes name their node as owner, so they need its UID.
-	node, err := cs.CoreV1().Nodes().Get(ctx, data.ControlPlane, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("simulated cluster %s: node %s: %w", o.Name, data.ControlPlane, err)
-	}
-	data.ControlPlaneUID = string(node.UID)
-	if !r.Ready {
-		objs, err := renderAddons("30-", data)
-		if err != nil {
-			return err
-		}
-		if err := applyAll(ctx, o.Log, dyn, objs); err != nil {
-			return fmt.Errorf("simulated cluster %s: %w", o.Name, err)
-		}
-	}
-
-	o.Progress("Waiting for node(s) Ready and the default ServiceAccount")
-	// The three waits run together; the first failure ends the others.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	waits := []struct {
-		what string
-		f    func() (bool, error)
-	}{
-		{"node(s) Ready", func() (bool, error) {
-			for _, n := range data.Nodes {
-				node, err := cs.CoreV1().Nodes().Get(wctx, n.Name, metav1.GetOptions{})
-				if err != nil || !nodeReady(node) {
-					return false, nil
-				}
-			}
-			return true, nil
-		}},
-		{"ServiceAccount default/default (created by kube-controller-manager)", func() (bool, error) {
-			if err := exited(o.Dir); err != nil {
-				return false, err
-			}
-			_, err := cs.CoreV1().ServiceAccounts("default").Get(wctx, "default", metav1.GetOptions{})
-			return err == nil, nil
-		}},
-		{"kube-system pods Running", func() (bool, error) {
-			return systemReady(wctx, cs, len(data.Nodes))
-		}},
-	}
-	errs := make([]error, len(waits))
-	var wg sync.WaitGroup
-	for i, w := range waits {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = poll(wctx, w.what, w.f); errs[i] != nil {
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// systemReady: coredns available, both DaemonSets on every node, and the
-// four control-plane pods Running.
-func systemReady(ctx context.Context, cs kubernetes.Interface, nodes int) (bool, error) {
-	d, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
-	if err != nil || d.Status.AvailableReplicas < 2 || d.Status.UpdatedReplicas < 2 {
-		return false, nil
-	}
-	for _, name := range []string{"kindnet", "kube-proxy"} {
-		ds, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, name, metav1.GetOptions{})
-		if err != nil || ds.Status.NumberReady < int32(nodes) || ds.Status.DesiredNumberScheduled < int32(nodes) {
-			return false, nil
-		}
-	}
-	pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "tier=control-plane"})
-	if err != nil || len(pods.Items) < 4 {
-		return false, nil
-	}
-	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodRunning {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// poll calls f every 100 ms until it is true or ctx ends.
-func poll(ctx context.Context, what string, f func() (bool, error)) error {
-	for {
-		ok, err := f()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out waiting for %s: %w", what, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// exited reports a component that died while the cluster was starting,
-// with the end of its log, so a bad start fails at once rather than at
-// the end of the wait.
-func exited(dir string) error {
-	for _, c := range components {
-		if _, ok := running(dir, c); !ok {
-			return fmt.Errorf("%s exited during start; the end of %s:\n%s", c, logFile(dir, c), tail(logFile(dir, c), 15))
-		}
-	}
-	return nil
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// withLogs points at the logs when the cluster did not come up.
-func (o *Options) withLogs(err error) error {
-	return fmt.Errorf("simulated cluster %s did not become usable: %w (logs: %s)", o.Name, err, filepath.Join(o.Dir, "logs"))
-}
-
 // Stop stops the cluster's processes by their recorded PIDs and keeps
 // its data. Stopping a stopped or absent cluster does nothing.
 func Stop(ctx context.Context, dir string) error {
@@ -697,29 +366,6 @@ func Stop(ctx context.Context, dir string) error {
 	}
 	defer unlock()
 	return stopAll(ctx, dir)
-}
-
-func stopAll(ctx context.Context, dir string) error {
-	// Clients first, so none of them logs a storm of errors while the
-	// API server goes; then the API server, then etcd.
-	var errs []error
-	for _, group := range [][]string{{"kwok", "kube-scheduler", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}} {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, c := range group {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := stop(ctx, dir, c); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-	}
-	return errors.Join(errs...)
 }
 
 // Delete stops the cluster, removes its directory and its kubeconfig

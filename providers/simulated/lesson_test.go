@@ -24,6 +24,16 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
 
+// skipUnlessCI skips the test for a missing tool, or fails it under
+// CI=true, where an integration test never skips.
+func skipUnlessCI(t *testing.T, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: this test must run, but %v", err)
+	}
+	t.Skip(err)
+}
+
 // step is a bash block of the lesson and the output block after it.
 type step struct {
 	script, want string
@@ -90,7 +100,7 @@ func TestLesson(t *testing.T) {
 	c := testcluster.Get(t)
 	kubectl, err := simulated.KubectlPath()
 	if err != nil {
-		t.Skip(err)
+		skipUnlessCI(t, err)
 	}
 	cs := clientset(t, c)
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,19 +22,63 @@ const stopGrace = 10 * time.Second
 func pidFile(dir, name string) string { return filepath.Join(dir, "run", name+".pid") }
 func logFile(dir, name string) string { return filepath.Join(dir, "logs", name+".log") }
 
+// proc is a component's process. For one this run started, exit closes
+// when the starter's Wait returns: only that tells death for certain,
+// where the PID file is not written yet and /proc/<pid>/cmdline is empty
+// while the kernel is still exec'ing. One found running is not our child
+// and is watched through /proc.
+type proc struct {
+	name string
+	pid  int
+	exit chan struct{} // nil for a process found running
+	err  error         // how it ended; set before exit closes
+}
+
+// starter starts the components of the cluster in dir.
+type starter struct {
+	dir string
+	// beforeRecord, set only by tests, runs between a process's start
+	// and the write of its PID file.
+	beforeRecord func(*proc)
+}
+
+// exited reports whether the component's process has ended.
+func (p *proc) exited(dir string) bool {
+	if p.exit == nil {
+		return !ours(p.pid, dir)
+	}
+	select {
+	case <-p.exit:
+		return true
+	default:
+		return false
+	}
+}
+
+// runningProc is the component's recorded process if it runs.
+func runningProc(dir, name string) (*proc, bool) {
+	pid, ok := running(dir, name)
+	if !ok {
+		return nil, false
+	}
+	return &proc{name: name, pid: pid}, true
+}
+
 // start launches one component detached in its own session (and so its
 // own process group), with output appended to its log, and records its
 // PID. The process outlives the caller; while the caller lives, a
-// goroutine reaps it so a dead child never lingers as a zombie.
-func start(dir, name, bin string, args []string) (int, error) {
+// goroutine reaps it, so a dead child never lingers as a zombie, and
+// closes its exit.
+func (s starter) start(name, bin string, args []string) (*proc, error) {
+	dir := s.dir
 	for _, d := range []string{filepath.Join(dir, "run"), filepath.Join(dir, "logs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return 0, fmt.Errorf("start %s: %w", name, err)
+			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
 	}
 	logf, err := os.OpenFile(logFile(dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("start %s: open log: %w", name, err)
+		return nil, fmt.Errorf("start %s: open log: %w", name, err)
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "\n==== %s: %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
@@ -49,20 +94,23 @@ func start(dir, name, bin string, args []string) (int, error) {
 	// nobody knows of; the marker lets the next run find and end it.
 	reapUnrecorded(dir, name)
 	if err := os.WriteFile(startingFile(dir, name), []byte(bin), 0o600); err != nil {
-		return 0, fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	if err := cmd.Start(); err != nil {
 		_ = os.Remove(startingFile(dir, name))
-		return 0, fmt.Errorf("start %s (%s): %w", name, bin, err)
+		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
-	pid := cmd.Process.Pid
-	go func() { _ = cmd.Wait() }()
-	if err := os.WriteFile(pidFile(dir, name), []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		return 0, fmt.Errorf("start %s: record PID: %w", name, err)
+	p := &proc{name: name, pid: cmd.Process.Pid, exit: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exit) }()
+	if s.beforeRecord != nil {
+		s.beforeRecord(p)
+	}
+	if err := os.WriteFile(pidFile(dir, name), []byte(strconv.Itoa(p.pid)+"\n"), 0o600); err != nil {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		return nil, fmt.Errorf("start %s: record PID: %w", name, err)
 	}
 	_ = os.Remove(startingFile(dir, name))
-	return pid, nil
+	return p, nil
 }
 
 func startingFile(dir, name string) string { return filepath.Join(dir, "run", name+".starting") }
@@ -164,43 +212,92 @@ func reap(dir string, match func(pid int, argv0 string) bool) {
 		}
 	}
 	for _, pid := range killed {
-		waitGone(context.Background(), pid, dir, 5*time.Second)
+		waitExited(context.Background(), &proc{pid: pid}, dir, 5*time.Second)
 	}
 }
 
-// stop ends a component: SIGTERM to its process group, SIGKILL after the
-// grace period. It removes the PID file once the process is gone.
+// stop ends a component by its PID file, and any start of it that was
+// cut off before it wrote one.
 func stop(ctx context.Context, dir, name string) error {
 	reapUnrecorded(dir, name)
-	pid, ok := running(dir, name)
+	p, ok := runningProc(dir, name)
 	if !ok {
 		_ = os.Remove(pidFile(dir, name))
 		return nil
 	}
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	if !waitGone(ctx, pid, dir, stopGrace) {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		if !waitGone(ctx, pid, dir, 5*time.Second) {
-			return fmt.Errorf("stop %s: process %d did not exit after SIGKILL", name, pid)
+	return stopProc(ctx, dir, p)
+}
+
+// stopProc ends a component's process: SIGTERM to its process group,
+// SIGKILL after the grace period. It removes the PID file once the
+// process is gone.
+func stopProc(ctx context.Context, dir string, p *proc) error {
+	_ = syscall.Kill(-p.pid, syscall.SIGTERM)
+	if !waitExited(ctx, p, dir, stopGrace) {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		if !waitExited(ctx, p, dir, 5*time.Second) {
+			return fmt.Errorf("stop %s: process %d did not exit after SIGKILL", p.name, p.pid)
 		}
 	}
-	if err := os.Remove(pidFile(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("stop %s: %w", name, err)
+	if err := os.Remove(pidFile(dir, p.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("stop %s: %w", p.name, err)
 	}
 	return nil
 }
 
-func waitGone(ctx context.Context, pid int, dir string, d time.Duration) bool {
+// stopAll stops every component of the cluster in dir by its PID file.
+func stopAll(ctx context.Context, dir string) error {
+	return inStopOrder(func(name string) error { return stop(ctx, dir, name) })
+}
+
+// stopProcs stops the processes in procs (nil entries are down).
+func stopProcs(ctx context.Context, dir string, procs map[string]*proc) error {
+	return inStopOrder(func(name string) error {
+		if p := procs[name]; p != nil {
+			return stopProc(ctx, dir, p)
+		}
+		return nil
+	})
+}
+
+// inStopOrder calls stop for every component: the API server's clients
+// first, together, so none logs a storm of errors while it goes; then
+// the API server, then etcd.
+func inStopOrder(stop func(name string) error) error {
+	var errs []error
+	for _, group := range [][]string{{"kwok", "kube-scheduler", "kube-controller-manager"}, {"kube-apiserver"}, {"etcd"}} {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, c := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := stop(c); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	return errors.Join(errs...)
+}
+
+// waitExited waits up to d for p to exit.
+func waitExited(ctx context.Context, p *proc, dir string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if !ours(pid, dir) {
+		if p.exited(dir) {
 			return true
 		}
 		select {
 		case <-ctx.Done():
-			return !ours(pid, dir)
+			return p.exited(dir)
+		case <-p.exit: // nil for a process found running: never ready
+			return true
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return !ours(pid, dir)
+	return p.exited(dir)
 }

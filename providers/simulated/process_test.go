@@ -2,10 +2,13 @@ package simulated
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -48,10 +51,11 @@ func TestUnrecordedProcessIsReaped(t *testing.T) {
 	}
 
 	// A normal start leaves a PID file and no marker.
-	pid, err := start(dir, "kwok", "/bin/sh", []string{"-c", "sleep 300", dir + "/x"})
+	p, err := (starter{dir: dir}).start("kwok", "/bin/sh", []string{"-c", "sleep 300", dir + "/x"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	pid := p.pid
 	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
 	if _, err := os.Stat(startingFile(dir, "kwok")); !os.IsNotExist(err) {
 		t.Fatalf("marker left after a start: %v", err)
@@ -115,4 +119,64 @@ func TestDeleteWithBrokenKubeconfigChangesNothing(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("the cluster directory went: %v", err)
 	}
+}
+
+// "Exited" means exited. A component whose start has not written its PID
+// file yet, or that the kernel is still exec'ing (its /proc cmdline is
+// empty for that moment, longer on a busy machine), runs; one that ended
+// has exited. Reading the PID file and /proc took both for deaths:
+// `kwok exited during start` 115 ms into a `lab up` while kwok ran.
+func TestExitedMeansExited(t *testing.T) {
+	dir := t.TempDir()
+	var beforeRecord []bool
+	s := starter{dir: dir, beforeRecord: func(p *proc) {
+		beforeRecord = append(beforeRecord, p.exited(dir))
+	}}
+	stopLoad := cpuLoad()
+	var last *proc
+	for i := range 20 {
+		p, err := s.start(fmt.Sprintf("c%d", i), "/bin/sh", []string{"-c", "sleep 300", dir + "/x"})
+		if err != nil {
+			stopLoad()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(-p.pid, syscall.SIGKILL) })
+		if p.exited(dir) {
+			t.Errorf("start %d: the process was taken for dead right after its start", i)
+		}
+		last = p
+	}
+	stopLoad()
+	for i, dead := range beforeRecord {
+		if dead {
+			t.Errorf("start %d: the process was taken for dead before its PID file was written", i)
+		}
+	}
+	if len(beforeRecord) != 20 {
+		t.Fatalf("the hook ran %d times, want 20", len(beforeRecord))
+	}
+
+	// A death is still seen.
+	if err := syscall.Kill(-last.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !last.exited(dir) {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed process is still reported running")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cpuLoad keeps every CPU busy until the returned func is called.
+func cpuLoad() (stop func()) {
+	var done atomic.Bool
+	for range 2 * runtime.NumCPU() {
+		go func() {
+			for !done.Load() {
+			}
+		}()
+	}
+	return func() { done.Store(true) }
 }
