@@ -6,8 +6,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 CP_DIR = $(shell tools/controlplane/build.sh --print-dir)
 TEST_TIMEOUT ?= 60m
-# Bounded fuzzing in make test: the config loader, the manifest decoder and
-# verify. The bound is a count of executions, not a -fuzztime duration: Go
+# Bounded fuzzing in make test: the config loader, the manifest decoder,
+# verify and the blocker's explanations. The bound is a count of executions, not a -fuzztime duration: Go
 # 1.26's fuzz coordinator can fail a duration-bounded run with "context
 # deadline exceeded" when it ends while a worker is busy (golang/go#75804).
 # Minimizing each new input is bounded too, so it cannot stall a run.
@@ -47,6 +47,7 @@ test: control-plane build
 	$(FUZZ) '^FuzzLoad$$' ./lab/config
 	$(FUZZ) '^FuzzDecode$$' ./providers/kubernetes
 	$(FUZZ) '^FuzzLabs$$' ./lab/verify
+	$(FUZZ) '^FuzzExplain$$' ./providers/kube/blocker
 
 ## test-unit: the tests that need no cluster
 test-unit:

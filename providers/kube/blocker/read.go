@@ -1,0 +1,149 @@
+package blocker
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+var (
+	podsResource        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	replicaSetsResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
+	eventsResource      = schema.GroupVersionResource{Version: "v1", Resource: "events"}
+)
+
+// Lister reads what Explain needs from a cluster: per namespace of the
+// objects, one LIST of pods (and of ReplicaSets, for Deployments), and
+// one of warning events only when the pods alone do not say why. It
+// only lists, so the built-in view ClusterRole is enough.
+type Lister struct {
+	Dynamic dynamic.Interface
+	Options Options
+}
+
+// needs says what explaining an object of this kind reads.
+func needs(u *unstructured.Unstructured) (pods, replicaSets, known bool) {
+	switch u.GroupVersionKind().GroupKind().String() {
+	case "Deployment.apps":
+		return true, true, true
+	case "ReplicaSet.apps", "StatefulSet.apps", "DaemonSet.apps", "Job.batch":
+		return true, false, true
+	case "Pod", "Namespace":
+		return false, false, true
+	}
+	return false, false, false
+}
+
+// Explain reads the facts of objs' namespaces and explains each object:
+// out[i] are the reasons of objs[i], most likely cause first.
+func (l Lister) Explain(ctx context.Context, objs []*unstructured.Unstructured) ([][]Reason, error) {
+	out, _, err := l.explain(ctx, objs, false)
+	return out, err
+}
+
+// PodReasons reads obj's pods and their events and says why each one
+// that is not ready is not.
+func (l Lister) PodReasons(ctx context.Context, obj *unstructured.Unstructured) ([]Reason, error) {
+	_, facts, err := l.explain(ctx, []*unstructured.Unstructured{obj}, true)
+	if err != nil {
+		return nil, err
+	}
+	return PodReasons(obj, facts[obj.GetNamespace()], l.Options), nil
+}
+
+func (l Lister) explain(ctx context.Context, objs []*unstructured.Unstructured, events bool) ([][]Reason, map[string]Facts, error) {
+	out := make([][]Reason, len(objs))
+	byNS := map[string][]int{}
+	type want struct{ pods, replicaSets bool }
+	wants := map[string]want{}
+	for i, u := range objs {
+		if u == nil {
+			continue
+		}
+		pods, rs, known := needs(u)
+		if !known {
+			continue
+		}
+		if u.GetKind() == "Namespace" {
+			out[i] = Explain(u, Facts{}, l.Options)
+			continue
+		}
+		ns := u.GetNamespace()
+		byNS[ns] = append(byNS[ns], i)
+		w := wants[ns]
+		w.pods, w.replicaSets = w.pods || pods, w.replicaSets || rs
+		wants[ns] = w
+	}
+	namespaces := make([]string, 0, len(byNS))
+	for ns := range byNS {
+		namespaces = append(namespaces, ns)
+	}
+	sort.Strings(namespaces)
+	all := map[string]Facts{}
+	for _, ns := range namespaces {
+		var f Facts
+		var err error
+		if wants[ns].pods {
+			if f.Pods, err = list[corev1.Pod](ctx, l.Dynamic, podsResource, ns, ""); err != nil {
+				return nil, nil, err
+			}
+		}
+		if wants[ns].replicaSets {
+			if f.ReplicaSets, err = list[appsv1.ReplicaSet](ctx, l.Dynamic, replicaSetsResource, ns, ""); err != nil {
+				return nil, nil, err
+			}
+		}
+		more := events
+		for _, i := range byNS[ns] {
+			out[i] = Explain(objs[i], f, l.Options)
+			more = more || wantsEvents(out[i])
+		}
+		if more {
+			if f.Events, err = list[corev1.Event](ctx, l.Dynamic, eventsResource, ns, "type=Warning"); err != nil {
+				return nil, nil, err
+			}
+			for _, i := range byNS[ns] {
+				out[i] = Explain(objs[i], f, l.Options)
+			}
+		}
+		all[ns] = f
+	}
+	return out, all, nil
+}
+
+// wantsEvents reports whether events would say more than rs: nothing
+// found yet, or a reason whose cause only an event gives.
+func wantsEvents(rs []Reason) bool {
+	if len(rs) == 0 {
+		return true
+	}
+	for _, r := range rs {
+		switch r.Code {
+		case Unready, ImagePullBackOff, ErrImagePull:
+			return true
+		}
+	}
+	return false
+}
+
+func list[T any](ctx context.Context, dyn dynamic.Interface, res schema.GroupVersionResource, ns, fieldSelector string) ([]T, error) {
+	ul, err := dyn.Resource(res).Namespace(ns).List(ctx, metav1.ListOptions{FieldSelector: fieldSelector})
+	if err != nil {
+		return nil, fmt.Errorf("list %s in namespace %s: %w", res.Resource, ns, err)
+	}
+	out := make([]T, len(ul.Items))
+	for i := range ul.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ul.Items[i].Object, &out[i]); err != nil {
+			return nil, fmt.Errorf("read %s %s/%s: %w", res.Resource, ns, ul.Items[i].GetName(), err)
+		}
+	}
+	return out, nil
+}
