@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"labs.dev/lab/lab/resource"
 )
 
 // Code names a reason, as Kubernetes names it where it has a name.
@@ -75,21 +77,7 @@ type Reason struct {
 }
 
 // String is the reason as one line: object, summary, message, hint.
-func (r Reason) String() string {
-	var b strings.Builder
-	b.WriteString(r.Object)
-	for _, part := range []string{r.Summary, r.Message} {
-		if part != "" {
-			b.WriteString(": ")
-			b.WriteString(part)
-		}
-	}
-	if r.Hint != "" {
-		b.WriteString(" — ")
-		b.WriteString(r.Hint)
-	}
-	return b.String()
-}
+func (r Reason) String() string { return r.Blocked().String() }
 
 // Key is what a reason stays the same as while it holds, for telling a
 // new reason from one that goes on.
@@ -219,4 +207,9 @@ func count(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// Blocked is r as the engine reports it.
+func (r Reason) Blocked() resource.Blocked {
+	return resource.Blocked{Object: r.Object, Reason: string(r.Code), Summary: r.Summary, Message: r.Message, Hint: r.Hint, Group: r.Group()}
 }

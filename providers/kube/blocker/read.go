@@ -29,9 +29,9 @@ type Lister struct {
 	Options Options
 }
 
-// needs says what explaining an object of this kind reads.
-func needs(u *unstructured.Unstructured) (pods, replicaSets, known bool) {
-	switch u.GroupVersionKind().GroupKind().String() {
+// needs says what explaining an object of kind gk reads.
+func needs(gk schema.GroupKind) (pods, replicaSets, known bool) {
+	switch gk.String() {
 	case "Deployment.apps":
 		return true, true, true
 	case "ReplicaSet.apps", "StatefulSet.apps", "DaemonSet.apps", "Job.batch":
@@ -40,6 +40,13 @@ func needs(u *unstructured.Unstructured) (pods, replicaSets, known bool) {
 		return false, false, true
 	}
 	return false, false, false
+}
+
+// Explains reports whether Explain knows the kind, so a caller asks
+// about those only.
+func Explains(gk schema.GroupKind) bool {
+	_, _, known := needs(gk)
+	return known
 }
 
 // Explain reads the facts of objs' namespaces and explains each object:
@@ -68,7 +75,7 @@ func (l Lister) explain(ctx context.Context, objs []*unstructured.Unstructured, 
 		if u == nil {
 			continue
 		}
-		pods, rs, known := needs(u)
+		pods, rs, known := needs(u.GroupVersionKind().GroupKind())
 		if !known {
 			continue
 		}
