@@ -83,7 +83,7 @@ func compareText(expected, actual string, contains bool) comparison {
 				j++
 			}
 			if j == len(a) {
-				c.problems = append(c.problems, fmt.Sprintf("not printed (in this order): %s", l))
+				c.problems = append(c.problems, clip(fmt.Sprintf("not printed (in this order): %s", l)))
 				break
 			}
 			j++
@@ -121,12 +121,12 @@ func unified(e, a []string) string {
 		}
 		out := make([]string, len(ls))
 		for i, l := range ls {
-			out[i] = l + "\n"
+			out[i] = clip(l) + "\n"
 		}
 		return out
 	}
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: cut(e), B: cut(a), FromFile: "expected (the lesson)", ToFile: "actual (the cluster)", Context: 2,
+		A: cut(e), B: cut(a), FromFile: "expected (the lesson)", ToFile: "actual (the command)", Context: 2,
 	})
 	if err != nil {
 		return ""
@@ -137,6 +137,21 @@ func unified(e, a []string) string {
 		lines = append(lines[:maxDiffLines], fmt.Sprintf("… %d more diff lines", n))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// maxLineShown is the longest line a report shows.
+const maxLineShown = 200
+
+// clip cuts a line to maxLineShown characters, saying how many it hid.
+func clip(l string) string {
+	if len(l) <= maxLineShown {
+		return l
+	}
+	r := []rune(l)
+	if len(r) <= maxLineShown {
+		return l
+	}
+	return string(r[:maxLineShown]) + fmt.Sprintf(" … (%d more characters)", len(r)-maxLineShown)
 }
 
 // table is kubectl's tabular output.
@@ -288,7 +303,7 @@ func compareTables(e, a *table, contains bool) comparison {
 				continue
 			}
 			if ev, av := er[i], a.rows[found][j]; ev != av {
-				c.problems = append(c.problems, fmt.Sprintf("row %s, column %s: expected %s, actual %s", k, col, ev, av))
+				c.problems = append(c.problems, clip(fmt.Sprintf("row %s, column %s: expected %s, actual %s", k, col, ev, av)))
 			}
 		}
 	}
@@ -508,7 +523,7 @@ func show(v any) string {
 	case nil:
 		return "null"
 	case string:
-		return fmt.Sprintf("%q", visible(x))
+		return fmt.Sprintf("%q", clip(visible(x)))
 	case map[string]any, []any:
 		b, err := yaml.Marshal(x)
 		if err != nil {
@@ -520,5 +535,5 @@ func show(v any) string {
 		}
 		return s
 	}
-	return fmt.Sprint(v)
+	return clip(fmt.Sprint(v))
 }

@@ -66,7 +66,7 @@ func WriteStep(w io.Writer, sr StepResult, paint Paint, verbose bool) {
 					fmt.Fprintf(w, "      … %d more lines\n", len(lines)-i)
 					break
 				}
-				fmt.Fprintf(w, "      %s\n", visible(l))
+				fmt.Fprintf(w, "      %s\n", clip(visible(l)))
 			}
 		}
 	}
@@ -122,6 +122,9 @@ func WriteLessonEnd(w io.Writer, r *Result, paint Paint) {
 func (r *Report) WriteText(w io.Writer, paint Paint, verbose bool) {
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, p.String())
+	}
+	if len(r.Problems) > 0 && len(r.Lessons) == 0 {
+		return // nothing ran
 	}
 	for _, l := range r.Lessons {
 		for _, sr := range l.Steps {

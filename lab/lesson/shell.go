@@ -63,7 +63,9 @@ var (
 	errShellGone = errors.New("the shell exited")
 )
 
-// startShell starts bash in its own process group, so stop can end it
+// startShell starts bash in a session of its own, without a terminal (a
+// command cannot wait on /dev/tty either), leading its own process
+// group, so stop can end it
 // and everything it started.
 func startShell(bash, dir string, env []string, limit int) (*shell, error) {
 	nonce := make([]byte, 12)
@@ -87,7 +89,7 @@ func startShell(bash, dir string, env []string, limit int) (*shell, error) {
 	cmd.Stdin = nil // /dev/null
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{scriptR}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	scriptR.Close()
 	outW.Close()
