@@ -156,9 +156,6 @@ func (p *parser) lines(ls []line) {
 			p.prose.WriteByte('\n')
 		}
 	}
-	if p.open != nil && p.open.Expected == nil {
-		p.open = nil
-	}
 }
 
 // skipComment passes over a multi-line HTML comment (commented-out

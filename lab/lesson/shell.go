@@ -64,9 +64,8 @@ var (
 )
 
 // startShell starts bash in a session of its own, without a terminal (a
-// command cannot wait on /dev/tty either), leading its own process
-// group, so stop can end it
-// and everything it started.
+// command cannot wait on /dev/tty either) and leading its own process
+// group, so stop can end it and everything it started.
 func startShell(bash, dir string, env []string, limit int) (*shell, error) {
 	nonce := make([]byte, 12)
 	if _, err := rand.Read(nonce); err != nil {
