@@ -23,12 +23,22 @@ import (
 
 // One simulated cluster for the package; the shipped lab file is
 // applied on it once, and the shipped lesson is proven against it.
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) {
+	code := testcluster.Main(m)
+	if labDir != "" {
+		os.RemoveAll(labDir)
+	}
+	if binBuilt {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
+	binOnce  sync.Once
+	binDir   string
+	binBuilt bool // binDir was made here
+	binErr   error
 
 	labOnce sync.Once
 	labDir  string
@@ -60,7 +70,7 @@ func labBinaries(t *testing.T) string {
 				return
 			}
 		}
-		binDir = dir
+		binDir, binBuilt = dir, true
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
