@@ -47,6 +47,7 @@ test: control-plane build
 	$(FUZZ) '^FuzzLoad$$' ./lab/config
 	$(FUZZ) '^FuzzDecode$$' ./providers/kubernetes
 	$(FUZZ) '^FuzzLabs$$' ./lab/verify
+	$(FUZZ) '^FuzzParse$$' ./lab/lesson
 
 ## test-unit: the tests that need no cluster
 test-unit:

@@ -10,5 +10,6 @@ func (a *app) commands() []*cobra.Command {
 		a.validateCmd(), a.fmtCmd(), a.graphCmd(), a.statusCmd(), a.outputCmd(),
 		a.forceUnlockCmd(), a.versionCmd(),
 		a.verifyCmd(), a.listCmd(), a.showCmd(), a.testCmd(), a.resetCmd(),
+		a.docCmd(), a.envCmd(),
 	}
 }
