@@ -55,16 +55,16 @@ type portMapping struct {
 
 // config is a kind_cluster block, validated and with defaults applied.
 type config struct {
-	Name       string
-	Runtime    string
-	NodeImage  string
-	Roles      []string // one per node; [control-plane] by default
-	Ports      []portMapping
+	Name      string
+	Runtime   string
+	NodeImage string
+	Roles     []string // one per node; [control-plane] by default
+	Ports     []portMapping
 	// APIServerPort is the API server's host port; 0 lets kind pick a
 	// free one.
 	APIServerPort int32
 	Wait          time.Duration
-	Kubeconfig string // kubeconfig_path; "" means the default file
+	Kubeconfig    string // kubeconfig_path; "" means the default file
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
