@@ -188,9 +188,9 @@ and checks the learner's work:
 }
 
 // usageCode is the exit code of a command line cmd cannot use: for verify
-// that is "could not check" (2), since 1 means a check failed.
+// and doctor that is "could not check" (2), since 1 means a check failed.
 func usageCode(cmd *cobra.Command) int {
-	if cmd.Name() == "verify" {
+	if cmd.Name() == "verify" || cmd.Name() == "doctor" {
 		return exitChanges
 	}
 	return exitError

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -99,13 +98,26 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return out, fmt.Errorf("%w: %s", err, msg)
-		}
-		return out, err
+		return out, &RunError{Err: err, Stderr: strings.TrimSpace(stderr.String())}
 	}
 	return out, nil
 }
+
+// RunError is a command that failed: what it said on standard error, or
+// how it ended when it said nothing.
+type RunError struct {
+	Err    error
+	Stderr string
+}
+
+func (e *RunError) Error() string {
+	if e.Stderr != "" {
+		return e.Stderr
+	}
+	return e.Err.Error()
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
 
 func bind(network, address string) error {
 	if strings.HasPrefix(network, "udp") {
@@ -165,3 +177,18 @@ func firstLine(err error) string {
 }
 
 func notInstalled(err error) bool { return errors.Is(err, exec.ErrNotFound) }
+
+// Report is what lab doctor shows for one cluster: every check on each
+// engine the cluster may use, and what lab up would do.
+type Report struct {
+	// Resource is the block's address, e.g. kind_cluster.kind.
+	Resource string `json:"resource"`
+	// Runtime is the runtime the block asks for (auto, docker, ...).
+	Runtime string `json:"runtime"`
+	// Uses is what lab up would run the cluster on: docker, podman or
+	// simulated; "" when it cannot make the cluster.
+	Uses string `json:"uses"`
+	// Why says, in one line, why Uses (or why nothing).
+	Why      string    `json:"why"`
+	Findings []Finding `json:"checks"`
+}
