@@ -206,6 +206,7 @@ func replaceFor(prior cty.Value, cfg config, backend string) *resource.Change {
 	if backend != Simulated {
 		diff("node_image", old.NodeImage, cfg.NodeImage)
 		diff("extra_port_mappings", portsString(old.Ports), portsString(cfg.Ports))
+		diff("api_server_port", portString(old.APIServerPort), portString(cfg.APIServerPort))
 	}
 	if len(fields) == 0 {
 		return nil
@@ -590,6 +591,14 @@ func (k *clusterKind) start(ctx context.Context, req resource.ApplyRequest, cfg 
 		return fmt.Errorf("%s: the node(s) of kind cluster %s started, but the cluster is %w; `kubectl get pods -n kube-system` shows what is wrong, `lab up` waits again", req.Addr, cfg.Name, err)
 	}
 	return nil
+}
+
+// portString renders a host port for diffs; 0 is kind's pick.
+func portString(p int32) string {
+	if p == 0 {
+		return "picked by kind"
+	}
+	return strconv.Itoa(int(p))
 }
 
 func countRole(roles []string, role string) int {
