@@ -2,11 +2,9 @@ package simulated_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,72 +14,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
+	"labs.dev/lab/internal/lessoncheck"
 	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/providers/simulated"
 )
 
 func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
-
-// step is a bash block of the lesson and the output block after it.
-type step struct {
-	script, want string
-}
-
-var (
-	bashBlock   = regexp.MustCompile("(?s)```bash\n(.*?)```")
-	outputBlock = regexp.MustCompile(`(?s)\{\{< output >\}\}\n(.*?)\{\{< /output >\}\}`)
-)
-
-// lessonSteps pairs each bash block with the output block that follows
-// it before the next bash block.
-func lessonSteps(t *testing.T, path string) []step {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
-	var steps []step
-	blocks := bashBlock.FindAllStringSubmatchIndex(text, -1)
-	for i, bl := range blocks {
-		end := len(text)
-		if i+1 < len(blocks) {
-			end = blocks[i+1][0]
-		}
-		out := outputBlock.FindStringSubmatch(text[bl[1]:end])
-		if out == nil {
-			continue
-		}
-		steps = append(steps, step{script: text[bl[2]:bl[3]], want: out[1]})
-	}
-	return steps
-}
-
-var normalisers = []struct {
-	re   *regexp.Regexp
-	with string
-}{
-	// Generated names: ReplicaSet pod-template hashes and pod suffixes.
-	{regexp.MustCompile(`\bcoredns-[a-z0-9]{8,10}-[a-z0-9]{5}\b`), "coredns-<hash>-<id>"},
-	{regexp.MustCompile(`\b(kube-proxy|kindnet)-[a-z0-9]{5}\b`), "$1-<id>"},
-	// Restart counts and ages (the last two columns of pod tables).
-	{regexp.MustCompile(`(?m)\b(Running|Pending)\s+\d+\s+(\S+)$`), "$1 <restarts> <age>"},
-	{regexp.MustCompile(`(?m)\s\d+(s|m|h|d)(\d+(s|m|h))?$`), " <age>"},
-	// Column widths follow the longest value, which the hash length moves.
-	{regexp.MustCompile(`[ \t]+`), " "},
-}
-
-var spaces = regexp.MustCompile(`[ \t]+`)
-
-func normalise(s string) string {
-	s = strings.TrimSpace(s)
-	for _, n := range normalisers {
-		s = n.re.ReplaceAllString(s, n.with)
-	}
-	return s
-}
 
 // TestLesson runs every command of the lesson with kubectl against a
 // cluster named kind, as a learner would after `lab up`, and compares
@@ -106,42 +45,21 @@ func TestLesson(t *testing.T) {
 		t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) })
 	}
 
-	steps := lessonSteps(t, filepath.Join("testdata", "deploy-a-fleet-of-pods.md"))
+	steps, err := lessoncheck.Steps(filepath.Join("testdata", "deploy-a-fleet-of-pods.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(steps) < 7 {
 		t.Fatalf("found %d command/output pairs in the lesson, want at least 7", len(steps))
 	}
-	var vars []string // assignments carry over, as in the learner's shell
-	for _, st := range steps {
-		script := strings.Join(append(vars, st.script), "\n")
-		cmd := exec.Command("bash", "-c", script)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "PATH="+filepath.Dir(kubectl)+string(os.PathListSeparator)+os.Getenv("PATH"))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Errorf("%s: %v\n%s", st.script, err, out)
-			continue
-		}
-		for _, line := range strings.Split(st.script, "\n") {
-			if regexp.MustCompile(`^\w+=`).MatchString(line) {
-				vars = append(vars, line)
-			}
-		}
-		if strings.HasPrefix(strings.TrimSpace(st.want), "apiVersion:") {
-			if msg := yamlContains(string(out), st.want); msg != "" {
-				t.Errorf("%s: %s", strings.TrimSpace(st.script), msg)
-			}
-			continue
-		}
-		if got, want := normalise(string(out)), normalise(st.want); got != want {
-			t.Errorf("%s:\ngot:\n%s\nwant (as the lesson prints it):\n%s", strings.TrimSpace(st.script), out, st.want)
+	// The lesson's unfinished sections show kube-system's Deployments too.
+	env := []string{"KUBECONFIG=" + c.Kubeconfig, "PATH=" + filepath.Dir(kubectl) + string(os.PathListSeparator) + os.Getenv("PATH")}
+	for _, r := range lessoncheck.Run(ctx, append(steps, lessoncheck.CoreDNS), env) {
+		if r.Diff != "" {
+			t.Errorf("%s: %s", strings.TrimSpace(r.Script), r.Diff)
 		}
 	}
-
-	// The lesson's unfinished sections show these too.
-	out := run(t, c, kubectl, "get", "deployments", "-n", "kube-system")
-	if got, want := normalise(out), normalise("NAME      READY   UP-TO-DATE   AVAILABLE   AGE\ncoredns   2/2     2            2           9d"); got != want {
-		t.Errorf("kubectl get deployments -n kube-system:\n%s", out)
-	}
-	desc := spaces.ReplaceAllString(run(t, c, kubectl, "describe", "deployment/coredns", "-n", "kube-system"), " ")
+	desc := regexp.MustCompile(`[ \t]+`).ReplaceAllString(run(t, c, kubectl, "describe", "deployment/coredns", "-n", "kube-system"), " ")
 	for _, want := range []string{
 		"Labels: k8s-app=kube-dns",
 		"Selector: k8s-app=kube-dns",
@@ -178,70 +96,6 @@ func run(t *testing.T, c *simulated.Cluster, kubectl string, args ...string) str
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// yamlContains checks the lesson's elided YAML ("..." marks cuts) is a
-// part of got: every map key it shows has the value shown, and a list's
-// items match the first items of got's list in order.
-func yamlContains(got, want string) string {
-	var lines []string
-	for _, l := range strings.Split(want, "\n") {
-		if strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(l), "- ")) != "..." {
-			lines = append(lines, l)
-		}
-	}
-	var w, g any
-	if err := yaml.Unmarshal([]byte(strings.Join(lines, "\n")), &w); err != nil {
-		return "lesson YAML: " + err.Error()
-	}
-	if err := yaml.Unmarshal([]byte(got), &g); err != nil {
-		return "kubectl YAML: " + err.Error()
-	}
-	return subset("", w, g)
-}
-
-func subset(path string, want, got any) string {
-	switch w := want.(type) {
-	case nil:
-		if got == nil {
-			return path + ": missing"
-		}
-		return ""
-	case map[string]any:
-		gm, ok := got.(map[string]any)
-		if !ok {
-			return fmt.Sprintf("%s: got %v, want a map", path, got)
-		}
-		for k, v := range w {
-			gv, ok := gm[k]
-			if !ok {
-				return path + "." + k + ": missing"
-			}
-			if msg := subset(path+"."+k, v, gv); msg != "" {
-				return msg
-			}
-		}
-		return ""
-	case []any:
-		gl, ok := got.([]any)
-		if !ok || len(gl) < len(w) {
-			return fmt.Sprintf("%s: got %v, want at least %d items", path, got, len(w))
-		}
-		for i := range w {
-			if msg := subset(fmt.Sprintf("%s[%d]", path, i), w[i], gl[i]); msg != "" {
-				return msg
-			}
-		}
-		return ""
-	default:
-		if path == ".metadata.name" { // a generated name
-			want, got = normalise(fmt.Sprint(want)), normalise(fmt.Sprint(got))
-		}
-		if !reflect.DeepEqual(want, got) {
-			return fmt.Sprintf("%s: got %v, want %v", path, got, want)
-		}
-		return ""
-	}
 }
 
 func clientset(t *testing.T, c *simulated.Cluster) kubernetes.Interface {
