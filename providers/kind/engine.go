@@ -69,16 +69,14 @@ func (k kindEngine) ExportKubeConfig(name, kubeconfig string) error {
 	return k.p.ExportKubeConfig(name, kubeconfig, false)
 }
 
-// Delete deletes the cluster, and kind's network once no kind cluster is
-// left on the engine: kind makes the network on first create and never
-// removes it, and lab down promises to leave nothing behind. A network
-// something else still uses is kept (the engine refuses to remove it).
+// Delete deletes the cluster, and kind's network when no container is
+// left on it: kind makes the network on first create and never removes
+// it, and lab down promises to leave nothing behind. The engine refuses
+// to remove a network a container still uses, which keeps it for other
+// clusters.
 func (k kindEngine) Delete(name, kubeconfig string) error {
 	if err := k.p.Delete(name, kubeconfig); err != nil {
 		return err
-	}
-	if left, err := k.p.List(); err != nil || len(left) > 0 {
-		return nil
 	}
 	network := "kind"
 	if n := os.Getenv("KIND_EXPERIMENTAL_" + strings.ToUpper(k.cli) + "_NETWORK"); n != "" {
@@ -86,9 +84,6 @@ func (k kindEngine) Delete(name, kubeconfig string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := k.run(ctx, "network", "inspect", network); err != nil {
-		return nil // not there
-	}
 	_, _ = k.run(ctx, "network", "rm", network)
 	return nil
 }

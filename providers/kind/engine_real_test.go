@@ -79,7 +79,11 @@ func testEngineNodes(t *testing.T, cli string) {
 	name := fmt.Sprintf("labtest%d", time.Now().UnixNano()%1_000_000)
 	port := freePort(t)
 	nodes := []string{name + "-control-plane", name + "-worker"}
-	t.Cleanup(func() { _ = exec.Command(cli, append([]string{"rm", "-f"}, nodes...)...).Run() })
+	t.Cleanup(func() {
+		for _, n := range nodes { // one by one: podman removes none when one is gone
+			_ = exec.Command(cli, "rm", "-f", n).Run()
+		}
+	})
 	for i, role := range []string{"control-plane", "worker"} {
 		args := []string{"run", "-d", "--name", nodes[i], "--label", "io.x-k8s.kind.cluster=" + name, "--label", "io.x-k8s.kind.role=" + role}
 		if role == "control-plane" {

@@ -43,7 +43,10 @@ func (r report) err(addr resource.Addr, backend, doing, alternative string) erro
 // and says what it does about them.
 func (r report) tell(env resource.Env, addr resource.Addr) {
 	for _, f := range r.findings {
-		if f.Status == host.Note || f.Status == host.Warn {
+		switch f.Status {
+		case host.Note:
+			progress(env, addr, f.Message)
+		case host.Warn:
 			progress(env, addr, f.String())
 		}
 	}

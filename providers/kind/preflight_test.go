@@ -45,7 +45,7 @@ func TestAutoNeedsANodeImage(t *testing.T) {
 	if p.Backend != Podman || p.Image != host.OfflineImage || p.ImageSource != host.FromOffline {
 		t.Fatalf("private = %+v, want podman with the offline image", p)
 	}
-	if !strings.Contains(strings.Join(f.progress, "\n"), "using kind on podman with node image "+host.OfflineImage+" (lab's offline build (make node-image), present)") {
+	if !strings.Contains(strings.Join(f.progress, "\n"), "using kind on podman with node image "+host.OfflineImage+" (lab's offline build, present)") {
 		t.Errorf("progress = %q", f.progress)
 	}
 	f.apply(t, cfg, cty.NilVal, ch)

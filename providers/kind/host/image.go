@@ -25,7 +25,7 @@ const (
 const (
 	FromConfig    = "node_image"
 	FromPublished = "kind's published image"
-	FromOffline   = "lab's offline build (make node-image)"
+	FromOffline   = "lab's offline build"
 )
 
 // Image is the node image a cluster will run.
