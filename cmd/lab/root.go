@@ -189,9 +189,9 @@ and checks the learner's work:
 
 // usageCode is the exit code of a command line cmd cannot use: for verify
 // and doc test that is "could not check" (2), since 1 means a check
-// failed or an output differs.
+// failed or an output differs; doctor's 2 is "could not check" too.
 func usageCode(cmd *cobra.Command) int {
-	if cmd.Name() == "verify" || (cmd.HasParent() && cmd.Parent().Name() == "doc") {
+	if cmd.Name() == "verify" || cmd.Name() == "doctor" || (cmd.HasParent() && cmd.Parent().Name() == "doc") {
 		return exitChanges
 	}
 	return exitError
