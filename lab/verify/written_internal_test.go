@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestWritten(t *testing.T) {
@@ -97,4 +99,32 @@ func ownsNothing(t *testing.T) bool {
 	o := NewObject(map[string]any{"metadata": map[string]any{"uid": "x", "annotations": map[string]any{lastApplied: "{not json"}}, "spec": map[string]any{"a": int64(1)}})
 	o.ManagedFields = []any{"text", nil, map[string]any{"operation": "Apply", "fieldsV1": "no"}, map[string]any{"operation": "Apply", "fieldsV1": map[string]any{"f:spec": "x"}}}
 	return !written(o, splitPath("spec.a"), cty.NilVal)
+}
+
+// noDiscovery is a RESTMapper that fails the test when asked.
+type noDiscovery struct {
+	meta.RESTMapper
+	t *testing.T
+}
+
+func (m noDiscovery) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	m.t.Errorf("discovery asked for %s %v", gk, versions)
+	return nil, &meta.NoKindMatchError{GroupKind: gk}
+}
+
+// The kinds lessons check map without a discovery round trip.
+func TestBuiltinKindsNeedNoDiscovery(t *testing.T) {
+	for _, tc := range []struct{ apiVersion, kind, resource string }{
+		{"v1", "Pod", "pods"}, {"apps/v1", "Deployment", "deployments"}, {"apps/v1", "ReplicaSet", "replicasets"},
+		{"v1", "Endpoints", "endpoints"}, {"networking.k8s.io/v1", "Ingress", "ingresses"}, {"networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"},
+		{"v1", "Namespace", "namespaces"},
+	} {
+		m, err := mapping(noDiscovery{t: t}, tc.apiVersion, tc.kind)
+		if err != nil || m.Resource.Resource != tc.resource {
+			t.Errorf("%s %s: %v, %v; want resource %s", tc.apiVersion, tc.kind, m, err, tc.resource)
+		}
+	}
+	if m, _ := mapping(nil, "v1", "Namespace"); m.Scope.Name() != meta.RESTScopeNameRoot {
+		t.Error("Namespace is not cluster-scoped")
+	}
 }
