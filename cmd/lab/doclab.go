@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/labtest"
 	"labs.dev/lab/lab/lesson"
+	"labs.dev/lab/lab/report"
 	"labs.dev/lab/lab/verify"
 )
 
@@ -41,35 +43,24 @@ func (a *app) proveLab(cfg *config.Config, timeout time.Duration) func(context.C
 		if l == nil {
 			return fail("%s declares no lab %q (its labs: %s)", displayPath(cfg, a.file), name, strings.Join(names, ", "))
 		}
-		cl, client, err := a.cluster(cfg)
+		client, err := a.cluster(cfg)
 		if err != nil {
 			return fail("%v", err)
 		}
-		now := verify.Run(ctx, []*verify.Lab{l}, verify.Options{Source: cl, Once: true})
+		now := verify.Run(ctx, []*verify.Lab{l}, verify.Options{Source: verify.NewCluster(client), Once: true})
 		switch now.ExitCode() {
 		case 0:
 			return lesson.LabResult{Status: lesson.Passed, Summary: fmt.Sprintf("the lesson's commands do the task: %s", now.Summary())}
 		case 2:
 			var b strings.Builder
-			now.WriteText(&b, nil)
+			report.Text(&b, now, nil)
 			return lesson.LabResult{Status: lesson.Failed, Error: "could not check it", Detail: b.String()}
 		}
-		tr := verify.Test(ctx, l, cl, verify.TestOptions{
-			Timeout: timeout,
-			Learners: func(ctx context.Context) ([]verify.ObjectRef, error) {
-				if len(l.Namespaces) == 0 {
-					return nil, nil
-				}
-				res, err := verify.Reset(ctx, l, cl, client.Discovery, a.resetOptions(cfg, true))
-				if err != nil {
-					return nil, err
-				}
-				return res.Deleted, nil
-			},
-		})
+		fresh := a.resetOptions(cfg, true)
+		tr := labtest.Test(ctx, l, client, labtest.Options{Timeout: timeout, Reset: &fresh})
 		switch {
-		case tr.Error != "":
-			return fail("%s", tr.Error)
+		case tr.Err != nil:
+			return fail("%v", tr.Err)
 		case tr.Broken:
 			lr := lesson.LabResult{Status: lesson.Failed, Summary: tr.Reason}
 			show := tr.After
@@ -78,7 +69,7 @@ func (a *app) proveLab(cfg *config.Config, timeout time.Duration) func(context.C
 			}
 			if show != nil {
 				var b strings.Builder
-				show.WriteText(&b, nil)
+				report.Text(&b, show, nil)
 				lr.Detail = b.String()
 			}
 			return lr

@@ -169,10 +169,12 @@ func private(t *testing.T, p string) {
 func TestNoShell(t *testing.T) {
 	allowed := map[string]string{
 		"providers/kind/engine.go":            "docker/podman info, a fixed argument list",
+		"providers/kind/host/host.go":         "docker/podman info and inspect; the only input is an image reference, passed as one argument after --type=image",
 		"providers/simulated/process.go":      "the control-plane binaries from the pinned build",
 		"providers/helm/exec.go":              "lab-helm, with the request on stdin",
 		"internal/testcluster/testcluster.go": "the test binary itself, as the teardown watchdog",
 		"lab/lesson/shell.go":                 "lab doc test: bash, for the lesson's commands",
+		"lab/verify/verifytest/verifytest.go": "test harness only: kubectl and the lab binary with a test's own arguments",
 	}
 	runsShell := map[string]string{
 		"lab/lesson/shell.go": "the commands of a lesson the user names on the command line, as a learner would type them; no terminal, stdin /dev/null, its own session, killed with its process group",
