@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 60m
 FUZZ_EXECS ?= 30000
 FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZ_EXECS)x -fuzzminimizetime 100x -fuzz
 
-.PHONY: all build control-plane up down test test-unit bench lint clean
+.PHONY: all build control-plane node-image up down test test-unit test-engines bench lint clean
 
 all: build
 
@@ -28,6 +28,14 @@ build:
 ## control-plane: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and kubectl from source (cached per version)
 control-plane:
 	tools/controlplane/build.sh
+
+## node-image: lab's offline kind node image (Kubernetes from source, Debian packages; cached, loaded into podman/docker; needs root)
+node-image:
+	tools/nodeimage/build.sh
+
+## test-engines: the real-engine tests (kind clusters on podman and a private dockerd, with the node image)
+test-engines: control-plane
+	LAB_ENGINE_TESTS=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -v ./providers/kind/enginetest
 
 ## up: bring the shipped lab up (a kind cluster with Docker, else the simulated runtime)
 up: control-plane build
@@ -48,6 +56,7 @@ test: control-plane build
 	$(FUZZ) '^FuzzLoad$$' ./lab/config
 	$(FUZZ) '^FuzzDecode$$' ./providers/kubernetes
 	$(FUZZ) '^FuzzLabs$$' ./lab/verify
+	$(FUZZ) '^FuzzParse$$' ./lab/lesson
 	$(FUZZ) '^FuzzExplain$$' ./providers/kube/blocker
 
 ## test-unit: the tests that need no cluster

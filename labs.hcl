@@ -132,10 +132,18 @@ lab "deploy-fleet" {
       hint          = "Set spec.strategy.type: RollingUpdate and spec.strategy.rollingUpdate.maxSurge: 1 (Recreate takes no rollingUpdate block)."
     }
     assert {
+      # Left out, maxSurge is the API server's 25%: one pod at 3 replicas,
+      # so the value alone would pass a learner who never set it. kubectl
+      # apply, apply --server-side and create all record what they sent.
+      condition     = fleet.spec.strategy.type != "RollingUpdate" || written(fleet, "spec.strategy.rollingUpdate.maxSurge", "25%")
+      error_message = "your manifest does not set maxSurge, so Kubernetes filled in its default, ${actual}: one extra pod at 3 replicas, but more from 5 replicas on. The task asks you to set maxSurge: 1 yourself."
+      hint          = "Add maxSurge: 1 under spec.strategy.rollingUpdate in your manifest and apply it again."
+    }
+    assert {
       # A percentage counts too, rounded up as the Deployment controller
       # does: what matters is how many extra pods a rollout may start.
-      condition     = fleet.spec.strategy.type != "RollingUpdate" || intorpercent(try(fleet.spec.strategy.rollingUpdate.maxSurge, "25%"), fleet.spec.replicas) == 1
-      error_message = "maxSurge is ${actual}: with ${fleet.spec.replicas} replicas a rollout may start ${intorpercent(try(fleet.spec.strategy.rollingUpdate.maxSurge, "25%"), fleet.spec.replicas)} extra pod(s) at once; the task asks for exactly one. (Without maxSurge, Kubernetes uses 25%.)"
+      condition     = fleet.spec.strategy.type != "RollingUpdate" || !written(fleet, "spec.strategy.rollingUpdate.maxSurge", "25%") || intorpercent(try(fleet.spec.strategy.rollingUpdate.maxSurge, "25%"), fleet.spec.replicas) == 1
+      error_message = "maxSurge is ${actual}: with ${fleet.spec.replicas} replicas a rollout may start ${intorpercent(try(fleet.spec.strategy.rollingUpdate.maxSurge, "25%"), fleet.spec.replicas)} extra pod(s) at once; the task asks for exactly one."
       hint          = "Set spec.strategy.rollingUpdate.maxSurge: 1 and apply the manifest again."
     }
   }

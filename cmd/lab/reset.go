@@ -8,8 +8,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/reset"
 	"labs.dev/lab/lab/resource"
-	"labs.dev/lab/lab/verify"
 )
 
 func (a *app) resetCmd() *cobra.Command {
@@ -31,7 +31,7 @@ The cluster and everything lab up made stay.`,
 			if err != nil {
 				return err
 			}
-			res, err := verify.Reset(cmd.Context(), labs[0], verify.NewCluster(client), client.Discovery, a.resetOptions(cfg, dryRun))
+			res, err := reset.Run(cmd.Context(), labs[0], client, a.resetOptions(cfg, dryRun))
 			if res != nil {
 				if a.output == "json" {
 					a.writeJSON(res)
@@ -54,14 +54,14 @@ The cluster and everything lab up made stay.`,
 	return cmd
 }
 
-// helmReleases are the lab file's helm_release names and namespaces ("" when
-// not applied yet), so reset keeps their objects and storage.
 // resetOptions tells reset what the lab file made, for lab reset and for
 // lab test's look for a used environment.
-func (a *app) resetOptions(cfg *config.Config, dryRun bool) verify.ResetOptions {
-	return verify.ResetOptions{Owner: resource.NewOwner(cfg.File), HelmReleases: helmReleases(cfg, a.known), DryRun: dryRun}
+func (a *app) resetOptions(cfg *config.Config, dryRun bool) reset.Options {
+	return reset.Options{Owner: resource.NewOwner(cfg.File), HelmReleases: helmReleases(cfg, a.known), DryRun: dryRun}
 }
 
+// helmReleases are the lab file's helm_release names and namespaces ("" when
+// not applied yet), so reset keeps their objects and storage.
 func helmReleases(cfg *config.Config, known map[resource.Addr]cty.Value) map[string]string {
 	out := map[string]string{}
 	ctx, _ := cfg.EvalContext(known)

@@ -170,7 +170,7 @@ and checks the learner's work:
 			switch a.output {
 			case "text", "json", "junit":
 			default:
-				return withCode(usageCode(cmd), fmt.Errorf("-o %q: choose text or json (verify also takes junit)", a.output))
+				return withCode(usageCode(cmd), fmt.Errorf("-o %q: choose text or json (verify and doc test also take junit)", a.output))
 			}
 			if a.output != "text" {
 				a.stdout = a.stderr
@@ -188,9 +188,10 @@ and checks the learner's work:
 }
 
 // usageCode is the exit code of a command line cmd cannot use: for verify
-// that is "could not check" (2), since 1 means a check failed.
+// and doc test that is "could not check" (2), since 1 means a check
+// failed or an output differs; doctor's 2 is "could not check" too.
 func usageCode(cmd *cobra.Command) int {
-	if cmd.Name() == "verify" {
+	if cmd.Name() == "verify" || cmd.Name() == "doctor" || (cmd.HasParent() && cmd.Parent().Name() == "doc") {
 		return exitChanges
 	}
 	return exitError

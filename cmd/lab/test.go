@@ -1,14 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"labs.dev/lab/lab/verify"
+	"labs.dev/lab/lab/labtest"
+	"labs.dev/lab/lab/report"
 )
 
 func (a *app) testCmd() *cobra.Command {
@@ -28,31 +28,23 @@ Exit codes: 0 every lab proven, 1 a lab is broken, 2 could not test.`,
 			if err != nil {
 				return withCode(exitChanges, unwrapCode(err))
 			}
-			cl, client, err := a.cluster(cfg)
+			client, err := a.cluster(cfg)
 			if err != nil {
 				return withCode(exitChanges, err)
 			}
-			var results []*verify.TestResult
+			fresh := a.resetOptions(cfg, true)
+			var results []*labtest.Result
 			code := exitOK
 			for _, l := range labs {
 				// One lab at a time: labs may share namespaces and names.
-				tr := verify.Test(cmd.Context(), l, cl, verify.TestOptions{
+				tr := labtest.Test(cmd.Context(), l, client, labtest.Options{
 					Timeout:  timeout,
 					Progress: func(s string) { fmt.Fprintln(a.stderr, a.paint(s, bold)) },
-					Learners: func(ctx context.Context) ([]verify.ObjectRef, error) {
-						if len(l.Namespaces) == 0 {
-							return nil, nil // nothing to tell the learner's from
-						}
-						res, err := verify.Reset(ctx, l, cl, client.Discovery, a.resetOptions(cfg, true))
-						if err != nil {
-							return nil, err
-						}
-						return res.Deleted, nil
-					},
+					Reset:    &fresh,
 				})
 				results = append(results, tr)
 				switch {
-				case tr.Error != "":
+				case tr.Err != nil:
 					code = max(code, exitChanges)
 				case tr.Broken:
 					code = max(code, exitError)
@@ -86,7 +78,7 @@ Exit codes: 0 every lab proven, 1 a lab is broken, 2 could not test.`,
 	return cmd
 }
 
-func (a *app) writeTestResult(tr *verify.TestResult) {
+func (a *app) writeTestResult(tr *labtest.Result) {
 	p := a.stdoutPaint()
 	paint := func(s, c string) string {
 		if p == nil {
@@ -95,8 +87,8 @@ func (a *app) writeTestResult(tr *verify.TestResult) {
 		return p(s, c)
 	}
 	switch {
-	case tr.Error != "":
-		fmt.Fprintf(a.stdout, "%s %s: could not test: %s\n", paint("!", yellow), tr.Lab, tr.Error)
+	case tr.Err != nil:
+		fmt.Fprintf(a.stdout, "%s %s: could not test: %s\n", paint("!", yellow), tr.Lab, tr.Err)
 	case tr.Broken:
 		fmt.Fprintf(a.stdout, "%s %s is broken: %s\n", paint("✗", red), tr.Lab, tr.Reason)
 		show := tr.After
@@ -105,7 +97,7 @@ func (a *app) writeTestResult(tr *verify.TestResult) {
 		}
 		if show != nil {
 			var b strings.Builder
-			show.WriteText(&b, p)
+			report.Text(&b, show, p)
 			for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 				fmt.Fprintf(a.stdout, "    %s\n", line)
 			}

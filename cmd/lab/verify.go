@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/report"
 	"labs.dev/lab/lab/verify"
 	"labs.dev/lab/providers/kube"
 )
@@ -29,21 +30,21 @@ Exit codes: 0 every check passed, 1 a check failed, 2 could not check
 			if err != nil {
 				return withCode(exitChanges, unwrapCode(err))
 			}
-			cl, _, err := a.cluster(cfg)
+			client, err := a.cluster(cfg)
 			if err != nil {
 				return withCode(exitChanges, err)
 			}
-			res := verify.Run(cmd.Context(), labs, verify.Options{Source: cl, Timeout: timeout})
-			if msg, ok := sameError(res); ok && a.output == "text" {
-				return withCode(exitChanges, unreachable(cl, msg))
+			res := verify.Run(cmd.Context(), labs, verify.Options{Source: verify.NewCluster(client), Timeout: timeout})
+			if err := oneError(res); err != nil && a.output == "text" {
+				return withCode(exitChanges, err)
 			}
 			switch a.output {
 			case "json":
-				_ = res.WriteJSON(a.doc)
+				_ = report.JSON(a.doc, res)
 			case "junit":
-				_ = res.WriteJUnit(a.doc)
+				_ = report.JUnit(a.doc, res)
 			default:
-				res.WriteText(a.stdout, a.stdoutPaint())
+				report.Text(a.stdout, res, a.stdoutPaint())
 			}
 			if code := res.ExitCode(); code != 0 {
 				return withCode(code, nil)
@@ -113,65 +114,48 @@ func (a *app) connectReadOnly(cfg *config.Config) (*kube.Client, error) {
 // that does not answer.
 const readOnlyRetry = 3 * time.Second
 
-// cluster connects to the cluster the lab file names (see clusterTarget),
-// for verify's reads and, through the client, anything else.
-func (a *app) cluster(cfg *config.Config) (*verify.Cluster, *kube.Client, error) {
+// cluster connects to the cluster the lab file names (see clusterTarget)
+// for verify and lab test.
+func (a *app) cluster(cfg *config.Config) (*kube.Client, error) {
 	c, err := a.connectReadOnly(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w — is the cluster up? run `lab up`", err)
+		return nil, fmt.Errorf("%w — is the cluster up? run `lab up`", err)
 	}
-	return verify.NewCluster(c), c, nil
+	return c, nil
 }
 
-func (a *app) stdoutPaint() verify.Paint {
+func (a *app) stdoutPaint() report.Paint {
 	if !a.color(a.stdout) {
 		return nil
 	}
 	return func(s, code string) string { return "\x1b[" + code + "m" + s + "\x1b[0m" }
 }
 
-// sameError reports the one error every check hit (an unreachable
-// cluster), so it is said once instead of once per check.
-func sameError(r *verify.Result) (string, bool) {
-	msg := ""
-	for _, l := range r.Labs {
-		for _, c := range l.Checks {
-			if c.Status != verify.Errored || (msg != "" && c.Error != msg) {
-				return "", false
+// oneError is the one reason no check could run, said once instead of
+// under every check: the cluster did not answer, or every check hit the
+// same error (not allowed to read, ...). nil when any check could judge
+// the work.
+func oneError(r *verify.Result) error {
+	errs := r.Errs()
+	if len(errs) == 0 || len(errs) != r.Passed+r.Failed+r.Errors {
+		return nil
+	}
+	var first *verify.UnreachableError
+	if errors.As(errs[0], &first) {
+		for _, err := range errs[1:] {
+			var u *verify.UnreachableError
+			if !errors.As(err, &u) {
+				return nil
 			}
-			msg = c.Error
+		}
+		return first
+	}
+	for _, err := range errs[1:] {
+		if err.Error() != errs[0].Error() {
+			return nil
 		}
 	}
-	return msg, msg != ""
-}
-
-// unreachable turns the one error every check hit into what the learner
-// needs when it means the cluster did not answer: which cluster, and
-// what to do. Other errors (not allowed to read, …) are left as they are.
-func unreachable(cl *verify.Cluster, msg string) error {
-	if strings.Contains(msg, "cannot reach the cluster") || !looksUnreachable(msg) {
-		return errors.New(msg)
-	}
-	where, check := cl.Host, "kubectl cluster-info"
-	if cl.Context != "" {
-		where += " (context " + cl.Context + ")"
-		check += " --context " + cl.Context
-	}
-	return fmt.Errorf("cannot reach the cluster at %s: it did not answer, so no check could run. Is it up? Run `lab up` to bring it up, or check it with `%s`.\n  detail: %s", where, check, msg)
-}
-
-// looksUnreachable reports whether msg is a transport failure: no
-// connection, no TLS handshake, or no answer in time.
-func looksUnreachable(msg string) bool {
-	for _, s := range []string{
-		"did not answer", "TLS handshake timeout", "Client.Timeout exceeded", "i/o timeout",
-		"context deadline exceeded", "connection refused", "connection reset", "no such host", "EOF",
-	} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return errs[0]
 }
 
 // unwrapCode drops an exit code so the caller can choose its own.

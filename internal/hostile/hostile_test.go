@@ -28,11 +28,11 @@ const corpus = "../../testdata/hostile"
 // a lab directory (names starting with ../ land beside it) and whose
 // comment says how to run it:
 //
-//	cmd: validate | plan | up   (default validate; plan and up run against this package's cluster)
+//	cmd: validate | plan | up | doc   (default validate; the others run against this package's cluster)
 //	args: extra arguments, split on spaces
 //	want: text the output must contain, naming the place (repeatable)
 //	symlink: LINK TARGET       (made inside the lab directory)
-//	gen: PATH KIND             (a generated file: huge-hcl, garbage, nul, huge-yaml)
+//	gen: PATH KIND             (a generated file: huge-hcl, garbage, nul, huge-yaml, lesson-10000)
 type hostileCase struct {
 	name    string
 	cmd     string
@@ -228,6 +228,13 @@ func generate(t *testing.T, kind string) []byte {
 		return b
 	case "nul": // valid UTF-8, not text
 		return []byte("resource \"namespace\" \"dev\" {\n  name = \"dev\"\x00\x00\x00\n}\n")
+	case "lesson-10000": // 10 000 command blocks that pass, then one that does not
+		var b bytes.Buffer
+		for i := 1; i <= 10000; i++ {
+			fmt.Fprintf(&b, "```bash\necho %d\n```\n{{< output >}}\n%d\n{{< /output >}}\n\n", i, i)
+		}
+		b.WriteString("```bash\necho last\n```\n{{< output >}}\nnot last\n{{< /output >}}\n")
+		return b.Bytes()
 	case "huge-yaml": // one document over the API server's 3 MiB
 		return []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: " + strings.Repeat("x", 4<<20) + "\n")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -87,7 +88,10 @@ type Output struct {
 	Value       hcl.Expression
 	Description string
 	Sensitive   bool
-	DeclRange   hcl.Range
+	// Env names the shell variable `lab env` exports the value as ("" for
+	// none); a sensitive value is never exported.
+	Env       string
+	DeclRange hcl.Range
 }
 
 // Lab is a `lab "name"` block; lab/verify decodes its body.
@@ -355,7 +359,7 @@ func decodeDependsOn(a *hcl.Attribute) ([]resource.Addr, hcl.Diagnostics) {
 
 func decodeOutput(b *hcl.Block) (*Output, hcl.Diagnostics) {
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-		{Name: "value", Required: true}, {Name: "description"}, {Name: "sensitive"},
+		{Name: "value", Required: true}, {Name: "description"}, {Name: "sensitive"}, {Name: "env"},
 	}})
 	// A missing value is already reported; null keeps later passes from
 	// meeting a nil expression.
@@ -369,8 +373,22 @@ func decodeOutput(b *hcl.Block) (*Output, hcl.Diagnostics) {
 	if a, ok := content.Attributes["sensitive"]; ok {
 		diags = append(diags, literal(a, cty.Bool, func(v cty.Value) { o.Sensitive = v.True() })...)
 	}
+	if a, ok := content.Attributes["env"]; ok {
+		diags = append(diags, literal(a, cty.String, func(v cty.Value) { o.Env = v.AsString() })...)
+		if o.Env != "" && !shellName.MatchString(o.Env) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid value for env",
+				Detail:   fmt.Sprintf("env = %q: name a shell variable (letters, digits and _, not starting with a digit), such as LAB_CONTEXT.", o.Env),
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		}
+	}
 	return o, diags
 }
+
+// shellName is a variable name every shell accepts.
+var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // literal evaluates a attribute that may not reference anything.
 func literal(a *hcl.Attribute, ty cty.Type, set func(cty.Value)) hcl.Diagnostics {

@@ -11,14 +11,21 @@ import (
 )
 
 // Functions are what assertions may call besides the lab file's own:
-// the facts lessons state about live objects.
+// the facts lessons state about live objects. Here written() knows only
+// an object's annotations; during a check it also reads the
+// managedFields of the objects the check selected.
 func Functions() map[string]function.Function {
+	return functions(nil)
+}
+
+func functions(seen [][]Object) map[string]function.Function {
 	return map[string]function.Function{
 		"owned":        ownedFunc,
 		"owners":       ownersFunc,
 		"quantity":     quantityFunc,
 		"intorpercent": intOrPercentFunc,
 		"get":          getFunc,
+		"written":      writtenFunc(seen),
 	}
 }
 

@@ -1,15 +1,17 @@
-package verify
+package verify_test
 
 import (
 	"context"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/report"
+	. "labs.dev/lab/lab/verify"
+	vt "labs.dev/lab/lab/verify/verifytest"
 )
 
 // FuzzLabs feeds arbitrary lab files through the whole of verify without
@@ -17,16 +19,11 @@ import (
 // a healthy fleet, and write the result as text, JSON and JUnit. None of
 // it may panic, and every check ends with a status. Author-written
 // conditions run on every learner's machine, so this is where a bad
-// expression meets the functions (owned, quantity, intorpercent...).
-// Seeds: the shipped lab, and testdata/fuzz/FuzzLabs (the lab files of
-// testdata/hostile).
+// expression meets the functions (owned, quantity, intorpercent,
+// written...). Seeds: the shipped lab, and testdata/fuzz/FuzzLabs (the
+// lab files of testdata/hostile).
 func FuzzLabs(f *testing.F) {
-	// The shipped lab blocks (its resources need providers not linked here).
-	if src, err := os.ReadFile("../../labs.hcl"); err == nil {
-		if i := strings.Index(string(src), "\nlab \""); i >= 0 {
-			f.Add(src[i:])
-		}
-	}
+	f.Add([]byte(vt.ShippedLabSource(f)))
 	f.Add([]byte(`lab "l" {
   check "c" {
     select "d" {
@@ -39,15 +36,17 @@ func FuzzLabs(f *testing.F) {
       condition = intorpercent(d.spec.strategy.rollingUpdate.maxSurge, d.spec.replicas) <= 1 && length(owned(d, [])) == 0
       error_message = "surge ${d.spec.strategy.rollingUpdate.maxSurge}"
     }
+    assert {
+      condition = written(d, "spec.strategy.rollingUpdate.maxSurge", "25%") && !written(d, "spec.template.spec.containers.0.image")
+      error_message = "written ${actual}"
+    }
   }
 }
 `))
 	dir := f.TempDir()
 	file := filepath.Join(dir, "labs.hcl")
-	if sol, err := os.ReadFile("../../manifests/deploy-fleet/solution.yaml"); err == nil {
-		write(f, filepath.Join(dir, "manifests/deploy-fleet/solution.yaml"), string(sol))
-	}
-	objs := fleetObjects(3, int64(1))
+	vt.Write(f, filepath.Join(dir, "manifests/deploy-fleet/solution.yaml"), vt.Solution(f))
+	objs := vt.FleetObjects(3, int64(1))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if err := os.WriteFile(file, src, 0o644); err != nil {
 			t.Fatal(err)
@@ -62,19 +61,22 @@ func FuzzLabs(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		r := Run(ctx, labs, Options{Source: &fakeSource{objs: objs}, Once: true})
+		r := Run(ctx, labs, Options{Source: &vt.FakeSource{Objs: objs}, Once: true})
 		for _, l := range r.Labs {
 			for _, c := range l.Checks {
 				if c.Status == "" {
 					t.Fatalf("check %s.%s ended without a status", l.Name, c.Name)
 				}
+				if c.Status == Errored && c.Err == nil {
+					t.Fatalf("check %s.%s could not check but says no why", l.Name, c.Name)
+				}
 			}
 		}
-		r.WriteText(io.Discard, nil)
-		if err := r.WriteJSON(io.Discard); err != nil {
+		report.Text(io.Discard, r, nil)
+		if err := report.JSON(io.Discard, r); err != nil {
 			t.Fatalf("json: %v", err)
 		}
-		if err := r.WriteJUnit(io.Discard); err != nil {
+		if err := report.JUnit(io.Discard, r); err != nil {
 			t.Fatalf("junit: %v", err)
 		}
 	})

@@ -2,9 +2,9 @@
 // a lab file into checks, selects live objects with list calls only
 // (read-only), evaluates the checks' HCL assertions on them with retries
 // until a timeout, and explains each failure by object, field, expected
-// and actual value, and the author's hint. It also proves a lab against
-// its reference solution (Test) and removes a learner's objects (Reset).
-// It never prints: callers render a Result.
+// and actual value, and the author's hint. Why a check could not run
+// stays a typed error in its result. It never prints: lab/report renders
+// a Result; lab/labtest and lab/reset build lab test and lab reset on it.
 package verify
 
 import (

@@ -113,7 +113,7 @@ func runCheck(ctx context.Context, l *Lab, c *Check, opts Options, began time.Ti
 		notBefore = time.Now()
 	}
 	if ctx.Err() != nil && r.Status != Passed {
-		r.Status, r.Error, r.Failures = Errored, "interrupted before the check could finish", nil
+		r.Status, r.Err, r.Failures = Errored, &InterruptedError{Err: ctx.Err()}, nil
 	}
 	// A missing object: say where it is if it went to another namespace.
 	if f, ok := opts.Source.(elsewhereFinder); ok && r.Status == Failed {
@@ -153,22 +153,24 @@ func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore t
 	r := CheckResult{Lab: l.Name, Name: c.Name, Status: Passed}
 	vars := map[string]cty.Value{}
 	singles := map[string]bool{}
+	var seen [][]Object // what each selection matched, for written()
 	for _, s := range c.Selections {
 		objs, err := src.Objects(ctx, s, notBefore)
 		if err != nil {
-			r.Status, r.Error = Errored, fmt.Sprintf("select %q (%s): %s", s.Label, s.Describe(), err)
 			var u *UnreachableError
-			if errors.As(err, &u) {
-				r.Error = u.Error()
+			if !errors.As(err, &u) {
+				err = &SelectError{Label: s.Label, What: s.Describe(), Err: err}
 			}
+			r.Status, r.Err = Errored, err
 			return r
 		}
 		matched := filter(objs, s)
+		seen = append(seen, matched)
 		switch {
 		case !s.Single():
-			vars[s.Label] = tuple(matched)
+			vars[s.Label] = tuple(values(matched))
 		case len(matched) > 0:
-			vars[s.Label] = matched[0]
+			vars[s.Label] = matched[0].Value
 			singles[s.Label] = true
 		case s.Optional:
 			vars[s.Label] = cty.NullVal(cty.DynamicPseudoType)
@@ -188,6 +190,7 @@ func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore t
 				Message: msg,
 				Hint:    s.Hint,
 				Source:  shortRange(s.DeclRange),
+				Missing: true,
 				missing: s,
 			})
 		}
@@ -198,16 +201,13 @@ func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore t
 	ev := &evaluator{lab: l, check: c, singles: singles}
 	ctxv := l.ctx.NewChild()
 	ctxv.Variables = vars
-	ctxv.Functions = Functions()
+	ctxv.Functions = functions(seen)
 	for _, a := range c.Asserts {
-		fs := ev.assert(a, ctxv)
-		for _, f := range fs {
-			if f.author {
-				// Not the learner's failure: "could not check" (exit 2).
-				r.Status, r.Failures = Errored, nil
-				r.Error = fmt.Sprintf("the check itself is wrong (%s): %s; the lab's author must fix labs.hcl", f.Source, f.Message)
-				return r
-			}
+		fs, err := ev.assert(a, ctxv)
+		if err != nil {
+			// Not the learner's failure: "could not check" (exit 2).
+			r.Status, r.Failures, r.Err = Errored, nil, err
+			return r
 		}
 		if len(fs) > 0 {
 			r.Status = Failed
@@ -217,10 +217,10 @@ func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore t
 	return r
 }
 
-func objectNames(objs []cty.Value) []string {
+func objectNames(objs []Object) []string {
 	var out []string
 	for _, o := range objs {
-		if n, ok := attr(o, "metadata.name"); ok && n.Type() == cty.String && !n.IsNull() {
+		if n, ok := attr(o.Value, "metadata.name"); ok && n.Type() == cty.String && !n.IsNull() {
 			out = append(out, n.AsString())
 		}
 	}
@@ -228,10 +228,19 @@ func objectNames(objs []cty.Value) []string {
 	return out
 }
 
+func values(objs []Object) []cty.Value {
+	out := make([]cty.Value, len(objs))
+	for i, o := range objs {
+		out[i] = o.Value
+	}
+	return out
+}
+
 // filter keeps the objects matching the selection's name and labels.
-func filter(objs []cty.Value, s *Selection) []cty.Value {
-	var out []cty.Value
-	for _, o := range objs {
+func filter(objs []Object, s *Selection) []Object {
+	var out []Object
+	for _, obj := range objs {
+		o := obj.Value
 		if s.Namespace != "" {
 			if ns, ok := attr(o, "metadata.namespace"); ok && ns.Type() == cty.String && !ns.IsNull() && ns.AsString() != s.Namespace {
 				continue
@@ -246,7 +255,7 @@ func filter(objs []cty.Value, s *Selection) []cty.Value {
 		if !labelsMatch(o, s.Labels) {
 			continue
 		}
-		out = append(out, o)
+		out = append(out, obj)
 	}
 	return out
 }
@@ -272,24 +281,27 @@ type evaluator struct {
 	singles map[string]bool // selections that are one object
 }
 
-func (ev *evaluator) assert(a *Assert, ctx *hcl.EvalContext) []Failure {
+// assert evaluates a; the error is an *AuthorError, a mistake in the
+// assertion itself.
+func (ev *evaluator) assert(a *Assert, ctx *hcl.EvalContext) ([]Failure, error) {
 	if a.ForEach == nil {
-		if f := ev.one(a, ctx, nil); f != nil {
-			return []Failure{*f}
+		f, err := ev.one(a, ctx, nil)
+		if f != nil {
+			return []Failure{*f}, nil
 		}
-		return nil
+		return nil, err
 	}
 	coll, diags := a.ForEach.Value(ctx)
 	if diags.HasErrors() {
-		return []Failure{ev.evalFailure(a, ctx, diags, "for_each")}
+		return []Failure{ev.evalFailure(a, ctx, diags, "for_each")}, nil
 	}
 	coll, _ = coll.UnmarkDeep()
 	if coll.IsNull() || !coll.IsKnown() {
-		return nil
+		return nil, nil
 	}
 	ty := coll.Type()
 	if !(ty.IsTupleType() || ty.IsListType() || ty.IsSetType() || ty.IsMapType() || ty.IsObjectType()) {
-		return []Failure{{Message: fmt.Sprintf("for_each must be a list or map, not %s", ty.FriendlyName()), Source: shortRange(a.DeclRange), author: true}}
+		return nil, &AuthorError{Source: shortRange(a.DeclRange), Problem: fmt.Sprintf("for_each must be a list or map, not %s", ty.FriendlyName())}
 	}
 	var out []Failure
 	i := 0
@@ -300,15 +312,19 @@ func (ev *evaluator) assert(a *Assert, ctx *hcl.EvalContext) []Failure {
 		}
 		each := ctx.NewChild()
 		each.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k, "value": v})}
-		if f := ev.one(a, each, &v); f != nil {
+		f, err := ev.one(a, each, &v)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
 			out = append(out, *f)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // one evaluates a's condition in ctx; each is the for_each element.
-func (ev *evaluator) one(a *Assert, ctx *hcl.EvalContext, each *cty.Value) *Failure {
+func (ev *evaluator) one(a *Assert, ctx *hcl.EvalContext, each *cty.Value) (*Failure, error) {
 	cond, diags := a.Condition.Value(ctx)
 	if diags.HasErrors() {
 		f := ev.evalFailure(a, ctx, diags, "condition")
@@ -317,20 +333,24 @@ func (ev *evaluator) one(a *Assert, ctx *hcl.EvalContext, each *cty.Value) *Fail
 				f.Object = &ref
 			}
 		}
-		return &f
+		return &f, nil
 	}
 	cond, _ = cond.UnmarkDeep()
 	if cond.IsKnown() && !cond.IsNull() && cond.Type() == cty.Bool && cond.True() {
-		return nil
+		return nil, nil
 	}
 	if cond.IsKnown() && !cond.IsNull() && cond.Type() != cty.Bool {
-		return &Failure{Message: fmt.Sprintf("the condition must be true or false, but it is %s", show(cond)), Source: shortRange(a.DeclRange), author: true}
+		return nil, &AuthorError{Source: shortRange(a.DeclRange), Problem: fmt.Sprintf("the condition must be true or false, but it is %s", show(cond))}
 	}
 	ex := ev.explain(a.Condition, ctx, each)
 	f := Failure{Object: ex.object, Field: ex.field, Expected: ex.expected, Source: shortRange(a.DeclRange)}
 	if ex.actual != cty.NilVal {
 		f.Actual = show(ex.actual)
 		switch {
+		case ex.note != "" && ex.actual.IsNull():
+			f.Actual = ex.note
+		case ex.note != "":
+			f.Actual += " (" + ex.note + ")"
 		case ex.raw == cty.NilVal || ex.raw.RawEquals(ex.actual):
 		case ex.raw.IsNull():
 			f.Actual = show(ex.actual) + " (not set)"
@@ -343,7 +363,7 @@ func (ev *evaluator) one(a *Assert, ctx *hcl.EvalContext, each *cty.Value) *Fail
 		msgVal = ex.raw
 	}
 	f.Message, f.Hint = ev.messages(a, ctx, msgVal, ex.expectedVal)
-	return &f
+	return &f, nil
 }
 
 // messages evaluates error_message and hint with actual and expected in
@@ -428,6 +448,9 @@ type explanation struct {
 	raw         cty.Value // the field's own value, when actual derives from it
 	expected    string
 	expectedVal cty.Value
+	// note says what actual is, replacing the usual rendering when set:
+	// "filled in by Kubernetes".
+	note string
 }
 
 var opText = map[*hclsyntax.Operation]string{
@@ -473,6 +496,10 @@ func (ev *evaluator) explain(expr hcl.Expression, ctx *hcl.EvalContext, each *ct
 			ev.eachObject(&ex, each)
 			return ex
 		}
+	case *hclsyntax.FunctionCallExpr:
+		if ex, ok := ev.explainWritten(x, ctx, each); ok {
+			return ex
+		}
 	case *hclsyntax.UnaryOpExpr:
 		if x.Op == hclsyntax.OpLogicalNot {
 			ex := explanation{expected: "false", expectedVal: cty.False}
@@ -487,6 +514,32 @@ func (ev *evaluator) explain(expr hcl.Expression, ctx *hcl.EvalContext, each *ct
 	ex.object, ex.field, ex.raw = ev.locate(expr, ctx)
 	ev.eachObject(&ex, each)
 	return ex
+}
+
+// explainWritten explains a false written(object, "path", ...): the
+// field is the path, and its value is what the API server filled in.
+func (ev *evaluator) explainWritten(x *hclsyntax.FunctionCallExpr, ctx *hcl.EvalContext, each *cty.Value) (explanation, bool) {
+	if x.Name != "written" || len(x.Args) < 2 {
+		return explanation{}, false
+	}
+	path, d := x.Args[1].Value(ctx)
+	path, _ = path.UnmarkDeep()
+	if d.HasErrors() || !path.IsKnown() || path.IsNull() || path.Type() != cty.String {
+		return explanation{}, false
+	}
+	obj, d := x.Args[0].Value(ctx)
+	if d.HasErrors() {
+		return explanation{}, false
+	}
+	ex := explanation{field: path.AsString(), expected: "set in your manifest", expectedVal: cty.True, actual: cty.NullVal(cty.DynamicPseudoType), note: "not set"}
+	if ref, ok := refOf(obj); ok {
+		ex.object = &ref
+	}
+	if v, ok := attr(obj, path.AsString()); ok && !v.IsNull() {
+		ex.actual, ex.note = v, "filled in by Kubernetes"
+	}
+	ev.eachObject(&ex, each)
+	return ex, true
 }
 
 func (ev *evaluator) eachObject(ex *explanation, each *cty.Value) {

@@ -10,6 +10,50 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// Object is one live object as checks see it.
+type Object struct {
+	// Value is the object as `kubectl get -o json` shows it, without
+	// metadata.managedFields.
+	Value cty.Value
+	// ManagedFields is metadata.managedFields as listed (decoded JSON),
+	// kept out of Value: it is large, and only written() reads it.
+	ManagedFields []any
+}
+
+// NewObject makes an Object of a decoded JSON object
+// (unstructured.Object). obj is not changed.
+func NewObject(obj map[string]any) Object {
+	md, _ := obj["metadata"].(map[string]any)
+	mf, _ := md["managedFields"].([]any)
+	if len(obj) == 0 {
+		return Object{Value: cty.EmptyObjectVal}
+	}
+	m := make(map[string]cty.Value, len(obj))
+	for k, e := range obj {
+		if k == "metadata" && md != nil {
+			m[k] = metadataValue(md)
+			continue
+		}
+		m[k] = objectValue(e)
+	}
+	return Object{Value: cty.ObjectVal(m), ManagedFields: mf}
+}
+
+// metadataValue is objectValue of an object's metadata without
+// managedFields.
+func metadataValue(md map[string]any) cty.Value {
+	m := make(map[string]cty.Value, len(md))
+	for k, e := range md {
+		if k != "managedFields" {
+			m[k] = objectValue(e)
+		}
+	}
+	if len(m) == 0 {
+		return cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(m)
+}
+
 // objectValue turns a decoded JSON object (unstructured.Object) into a
 // cty value: objects stay objects, arrays become tuples, so assertions
 // read fields with dots (fleet.spec.replicas) and index lists freely.

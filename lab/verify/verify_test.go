@@ -1,32 +1,43 @@
-package verify
+package verify_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"encoding/xml"
+	"errors"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/report"
+	. "labs.dev/lab/lab/verify"
+	vt "labs.dev/lab/lab/verify/verifytest"
 )
 
+func text(r *Result) string {
+	var b strings.Builder
+	report.Text(&b, r, nil)
+	return b.String()
+}
+
 func TestShippedLabPassesOnRightVariants(t *testing.T) {
-	_, labs := shippedLabs(t)
+	_, labs := vt.ShippedLabs(t)
 	for name, objs := range map[string][]map[string]any{
-		"solution":          fleetObjects(3, int64(1)),
-		"more replicas":     fleetObjects(5, int64(1)),
-		"maxSurge string":   fleetObjects(3, "1"),
-		"maxSurge 25% of 4": fleetObjects(4, "25%"),
-		"maxSurge 33% of 3": fleetObjects(3, "33%"),
+		"solution":          vt.FleetObjects(3, int64(1)),
+		"more replicas":     vt.FleetObjects(5, int64(1)),
+		"maxSurge string":   vt.FleetObjects(3, "1"),
+		"maxSurge 25% of 4": vt.FleetObjects(4, "25%"),
+		"maxSurge 33% of 3": vt.FleetObjects(3, "33%"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := runFake(t, labs, objs)
+			r := vt.RunFake(t, labs, objs)
 			if r.ExitCode() != 0 {
 				t.Fatalf("exit %d, want 0:\n%s", r.ExitCode(), text(r))
 			}
@@ -38,7 +49,7 @@ func TestShippedLabPassesOnRightVariants(t *testing.T) {
 }
 
 func TestShippedLabWrongVariants(t *testing.T) {
-	_, labs := shippedLabs(t)
+	_, labs := vt.ShippedLabs(t)
 	dep := func(objs []map[string]any) map[string]any { return objs[0] }
 	spec := func(objs []map[string]any) map[string]any { return dep(objs)["spec"].(map[string]any) }
 	status := func(objs []map[string]any) map[string]any { return dep(objs)["status"].(map[string]any) }
@@ -91,11 +102,11 @@ func TestShippedLabWrongVariants(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runFake(t, labs, tc.mutate(fleetObjects(3, int64(1))))
+			r := vt.RunFake(t, labs, tc.mutate(vt.FleetObjects(3, int64(1))))
 			if r.ExitCode() != 1 {
 				t.Fatalf("exit %d, want 1:\n%s", r.ExitCode(), text(r))
 			}
-			if c := checkResult(t, r, tc.check); c.Status != Failed {
+			if c := vt.Check(t, r, tc.check); c.Status != Failed {
 				t.Errorf("check %s is %s, want failed:\n%s", tc.check, c.Status, text(r))
 			}
 			out := text(r)
@@ -108,67 +119,86 @@ func TestShippedLabWrongVariants(t *testing.T) {
 	}
 }
 
+// maxSurge left out is the API server's 25%, one pod at 3 replicas:
+// the value alone passes a learner who never set it. Whether the learner
+// wrote it is read from the records each way of applying leaves
+// (managedFields, kubectl's last-applied annotation); here as fake
+// objects, in TestClusterMaxSurgeMustBeWritten as the API server writes
+// them.
+func TestShippedLabMaxSurgeMustBeWritten(t *testing.T) {
+	_, labs := vt.ShippedLabs(t)
+	update := func(manager string) map[string]any {
+		return map[string]any{"manager": manager, "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+			"fieldsV1": map[string]any{"f:spec": map[string]any{"f:replicas": map[string]any{}, "f:strategy": map[string]any{
+				"f:type": map[string]any{}, "f:rollingUpdate": map[string]any{".": map[string]any{}, "f:maxSurge": map[string]any{}, "f:maxUnavailable": map[string]any{}}}}}}
+	}
+	const (
+		appliedWithout = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"fleet","namespace":"dev"},"spec":{"replicas":3}}`
+		appliedWith1   = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"fleet","namespace":"dev"},"spec":{"replicas":3,"strategy":{"rollingUpdate":{"maxSurge":1}}}}`
+		appliedWith25  = `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"fleet","namespace":"dev"},"spec":{"replicas":3,"strategy":{"rollingUpdate":{"maxSurge":"25%"}}}}`
+	)
+	fleet := func(maxSurge any, lastApplied string, managed ...any) []map[string]any {
+		objs := vt.FleetObjects(3, maxSurge)
+		md := objs[0]["metadata"].(map[string]any)
+		md["managedFields"] = managed
+		if lastApplied != "" {
+			md["annotations"] = map[string]any{"kubectl.kubernetes.io/last-applied-configuration": lastApplied}
+		}
+		return objs
+	}
+	for _, tc := range []struct {
+		name   string
+		objs   []map[string]any
+		passes bool
+	}{
+		{"server-side apply without maxSurge", fleet("25%", "", vt.Applied(nil)), false},
+		{"server-side apply of maxSurge 1", fleet(int64(1), "", vt.Applied(int64(1))), true},
+		{"kubectl apply without maxSurge", fleet("25%", appliedWithout, update("kubectl-client-side-apply")), false},
+		{"kubectl apply of maxSurge 1", fleet(int64(1), appliedWith1, update("kubectl-client-side-apply")), true},
+		{"kubectl apply of maxSurge 25%", fleet("25%", appliedWith25, update("kubectl-client-side-apply")), true},
+		{"kubectl create without maxSurge", fleet("25%", "", update("kubectl-create")), false},
+		{"kubectl create of maxSurge 1", fleet(int64(1), "", update("kubectl-create")), true},
+		{"kubectl apply without, then kubectl edit to 1", fleet(int64(1), appliedWithout, update("kubectl-client-side-apply"), update("kubectl-edit")), true},
+		{"no record at all", fleet("25%", ""), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := vt.RunFake(t, labs, tc.objs)
+			out := text(r)
+			c := vt.Check(t, r, "rolling-update")
+			if tc.passes {
+				if r.ExitCode() != 0 {
+					t.Fatalf("exit %d, want 0:\n%s", r.ExitCode(), out)
+				}
+				return
+			}
+			if r.ExitCode() != 1 || c.Status != Failed || len(c.Failures) != 1 {
+				t.Fatalf("exit %d, rolling-update %s with %d failure(s), want exit 1 and one failure:\n%s", r.ExitCode(), c.Status, len(c.Failures), out)
+			}
+			for _, w := range []string{
+				"Deployment dev/fleet: spec.strategy.rollingUpdate.maxSurge",
+				"expected: set in your manifest",
+				`actual:   "25%" (filled in by Kubernetes)`,
+				"your manifest does not set maxSurge, so Kubernetes filled in its default, 25%",
+				"hint: Add maxSurge: 1 under spec.strategy.rollingUpdate",
+				"4 passed, 1 failed",
+			} {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
 func TestMissingObjectShownOnce(t *testing.T) {
-	_, labs := shippedLabs(t)
-	r := runFake(t, labs, nil)
+	_, labs := vt.ShippedLabs(t)
+	r := vt.RunFake(t, labs, nil)
 	out := text(r)
 	if n := strings.Count(out, "no Deployment named fleet"); n != 1 {
 		t.Errorf("missing Deployment explained %d times, want once:\n%s", n, out)
 	}
 	if !strings.HasSuffix(out, "0 passed, 5 failed\n") {
 		t.Errorf("summary wrong:\n%s", out)
-	}
-}
-
-func TestJSONAndJUnit(t *testing.T) {
-	_, labs := shippedLabs(t)
-	objs := fleetObjects(3, int64(1))
-	objs[0]["spec"].(map[string]any)["replicas"] = int64(2)
-	r := runFake(t, labs, objs)
-
-	var buf bytes.Buffer
-	if err := r.WriteJSON(&buf); err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
-		Passed, Failed int
-		ExitCode       int `json:"exit_code"`
-		Labs           []struct {
-			Checks []struct {
-				Name, Status string
-				Failures     []Failure
-			}
-		}
-	}
-	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
-		t.Fatalf("invalid JSON: %v\n%s", err, buf.String())
-	}
-	if got.ExitCode != 1 || got.Failed == 0 {
-		t.Errorf("json: exit %d failed %d:\n%s", got.ExitCode, got.Failed, buf.String())
-	}
-	found := false
-	for _, c := range got.Labs[0].Checks {
-		if c.Name == "replicas" && c.Status == "failed" && len(c.Failures) == 1 && c.Failures[0].Field == "spec.replicas" && c.Failures[0].Object.Name == "fleet" {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("json lacks the replicas failure:\n%s", buf.String())
-	}
-
-	buf.Reset()
-	if err := r.WriteJUnit(&buf); err != nil {
-		t.Fatal(err)
-	}
-	var suites junitSuites
-	if err := xml.Unmarshal(buf.Bytes(), &suites); err != nil {
-		t.Fatalf("invalid JUnit XML: %v\n%s", err, buf.String())
-	}
-	if suites.Tests != 5 || suites.Failures < 1 || len(suites.Suites) != 1 || suites.Suites[0].Name != "deploy-fleet" {
-		t.Errorf("junit: %+v", suites)
-	}
-	if !strings.Contains(buf.String(), "spec.replicas") {
-		t.Errorf("junit failure text lacks the field:\n%s", buf.String())
 	}
 }
 
@@ -199,7 +229,7 @@ func TestFunctions(t *testing.T) {
 		{cty.StringVal("100%"), 3, true, 3},
 	} {
 		if got := n(call("intorpercent", tc.v, cty.NumberIntVal(tc.total), cty.BoolVal(tc.up))); got != tc.want {
-			t.Errorf("intorpercent(%s, %d, %v) = %v, want %v", show(tc.v), tc.total, tc.up, got, tc.want)
+			t.Errorf("intorpercent(%s, %d, %v) = %v, want %v", Show(tc.v), tc.total, tc.up, got, tc.want)
 		}
 	}
 	if _, err := Functions()["intorpercent"].Call([]cty.Value{cty.StringVal("lots"), cty.NumberIntVal(3)}); err == nil {
@@ -209,27 +239,27 @@ func TestFunctions(t *testing.T) {
 		t.Error("quantity accepted \"12 GB\"")
 	}
 
-	objs := fleetObjects(2, int64(1))
-	dep, rs := objectValue(objs[0]), objectValue(objs[1])
-	pods := cty.TupleVal([]cty.Value{objectValue(objs[2]), objectValue(objs[3])})
+	objs := vt.FleetObjects(2, int64(1))
+	dep, rs := vt.ObjectValue(objs[0]), vt.ObjectValue(objs[1])
+	pods := cty.TupleVal([]cty.Value{vt.ObjectValue(objs[2]), vt.ObjectValue(objs[3])})
 	rss := cty.TupleVal([]cty.Value{rs})
 	if got := call("owned", pods, call("owned", rss, dep)).LengthInt(); got != 2 {
 		t.Errorf("owned pods of fleet = %d, want 2", got)
 	}
-	if got := call("owners", rss, objectValue(objs[2])).LengthInt(); got != 1 {
+	if got := call("owners", rss, vt.ObjectValue(objs[2])).LengthInt(); got != 1 {
 		t.Errorf("owners of a pod = %d, want 1", got)
 	}
 	if got := call("owned", pods, cty.NullVal(cty.DynamicPseudoType)).LengthInt(); got != 0 {
 		t.Errorf("owned by null = %d", got)
 	}
 	if got := call("get", dep, cty.StringVal("spec.strategy.rollingUpdate.maxUnavailable"), cty.NullVal(cty.String)); got.AsString() != "25%" {
-		t.Errorf("get = %s", show(got))
+		t.Errorf("get = %s", Show(got))
 	}
 	if got := call("get", dep, cty.StringVal("spec.nope.deeper"), cty.StringVal("d")); got.AsString() != "d" {
-		t.Errorf("get default = %s", show(got))
+		t.Errorf("get default = %s", Show(got))
 	}
-	if got := call("get", objectValue(objs[2]), cty.StringVal("metadata.ownerReferences.0.kind"), cty.NullVal(cty.String)); got.AsString() != "ReplicaSet" {
-		t.Errorf("get list index = %s", show(got))
+	if got := call("get", vt.ObjectValue(objs[2]), cty.StringVal("metadata.ownerReferences.0.kind"), cty.NullVal(cty.String)); got.AsString() != "ReplicaSet" {
+		t.Errorf("get list index = %s", Show(got))
 	}
 }
 
@@ -286,7 +316,7 @@ check "c" {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "labs.hcl")
-			write(t, path, "lab \"l\" {\n"+tc.body+"\n}\n")
+			vt.Write(t, path, "lab \"l\" {\n"+tc.body+"\n}\n")
 			cfg, diags := config.Load(path, config.Options{Env: []string{}})
 			if !diags.HasErrors() {
 				_, diags = Decode(cfg, nil)
@@ -306,7 +336,7 @@ check "c" {
 func TestConditionErrorsAreFailuresNotPanics(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "labs.hcl")
-	write(t, path, `lab "l" {
+	vt.Write(t, path, `lab "l" {
   check "c" {
     select "d" {
       api_version = "apps/v1"
@@ -337,12 +367,12 @@ func TestConditionErrorsAreFailuresNotPanics(t *testing.T) {
   }
 }
 `)
-	_, labs := loadLabs(t, path)
-	r := runFake(t, labs, fleetObjects(3, int64(1)))
+	_, labs := vt.LoadLabs(t, path)
+	r := vt.RunFake(t, labs, vt.FleetObjects(3, int64(1)))
 	out := text(r)
 	// A condition that is not a bool is the author's mistake: the check
 	// could not judge the learner's work (exit 2), the others failed.
-	if r.ExitCode() != 2 || checkResult(t, r, "c").Status != Failed || checkResult(t, r, "author").Status != Errored {
+	if r.ExitCode() != 2 || vt.Check(t, r, "c").Status != Failed || vt.Check(t, r, "author").Status != Errored {
 		t.Fatalf("exit %d:\n%s", r.ExitCode(), out)
 	}
 	for _, w := range []string{"Deployment dev/fleet: spec.template.spec.nodeName", "actual:   not set", "the check itself is wrong (labs.hcl:", "must be true or false, but it is 3", "bad function use"} {
@@ -352,11 +382,34 @@ func TestConditionErrorsAreFailuresNotPanics(t *testing.T) {
 	}
 }
 
-func TestShowNeverPanics(t *testing.T) {
-	for _, v := range []cty.Value{cty.NilVal, cty.DynamicVal, cty.NullVal(cty.String), cty.EmptyObjectVal, cty.EmptyTupleVal,
-		cty.ListValEmpty(cty.String), cty.MapVal(map[string]cty.Value{"a": cty.True}), cty.StringVal("x").Mark("sensitive")} {
-		_ = show(v)
-		_ = printable(v)
+// Values are shown as a learner reads them, whatever they are: no
+// value makes show or printable panic or print nothing.
+func TestShow(t *testing.T) {
+	for _, tc := range []struct {
+		v               cty.Value
+		show, printable string
+	}{
+		{cty.NilVal, "null (not set)", `cty.StringVal("not set")`},
+		{cty.DynamicVal, "(unknown)", `cty.StringVal("not set")`},
+		{cty.NullVal(cty.String), "null (not set)", `cty.StringVal("not set")`},
+		{cty.EmptyObjectVal, "{}", `cty.StringVal("{}")`},
+		{cty.EmptyTupleVal, "[]", `cty.StringVal("[]")`},
+		{cty.ListValEmpty(cty.String), "[]", `cty.StringVal("[]")`},
+		{cty.MapVal(map[string]cty.Value{"a": cty.True}), "{a: true}", `cty.StringVal("{a: true}")`},
+		{cty.StringVal("x").Mark("sensitive"), `"x"`, `cty.StringVal("x")`},
+		{cty.NumberIntVal(3), "3", "cty.NumberIntVal(3)"},
+		{vt.ObjectValue(vt.FleetObjects(1, int64(1))[0]), "Deployment dev/fleet", `cty.StringVal("Deployment dev/fleet")`},
+		{cty.TupleVal([]cty.Value{cty.True, cty.True, cty.True, cty.True, cty.True, cty.True, cty.True}), "[true, true, true, true, true, ... 2 more]", ""},
+	} {
+		if got := Show(tc.v); got != tc.show {
+			t.Errorf("show(%#v) = %q, want %q", tc.v, got, tc.show)
+		}
+		if tc.printable == "" {
+			continue
+		}
+		if got := Printable(tc.v).GoString(); got != tc.printable {
+			t.Errorf("printable(%#v) = %s, want %s", tc.v, got, tc.printable)
+		}
 	}
 }
 
@@ -369,7 +422,7 @@ type lateSource struct {
 	objs  []map[string]any
 }
 
-func (s *lateSource) Objects(ctx context.Context, sel *Selection, t time.Time) ([]cty.Value, error) {
+func (s *lateSource) Objects(ctx context.Context, sel *Selection, t time.Time) ([]Object, error) {
 	s.mu.Lock()
 	s.calls++
 	n := s.calls
@@ -377,23 +430,26 @@ func (s *lateSource) Objects(ctx context.Context, sel *Selection, t time.Time) (
 	if n <= s.after {
 		return nil, nil
 	}
-	return (&fakeSource{objs: s.objs}).Objects(ctx, sel, t)
+	return (&vt.FakeSource{Objs: s.objs}).Objects(ctx, sel, t)
 }
 
 // A named object that never appears fails after a short grace, not the
 // check's whole timeout; one that appears while verify retries passes.
 func TestMissingObjectGrace(t *testing.T) {
-	_, labs := shippedLabs(t)
-	var deployment *Check
-	for _, c := range labs[0].Checks {
-		if c.Name == "deployment" {
-			deployment = c
-		}
-	}
-	if deployment == nil {
-		t.Fatal("the shipped lab has no check named deployment")
-	}
-	one := []*Lab{{Name: labs[0].Name, Checks: []*Check{deployment}, Timeout: time.Minute, ctx: labs[0].ctx}}
+	path := filepath.Join(t.TempDir(), "labs.hcl")
+	vt.Write(t, path, `lab "l" {
+  timeout = "1m"
+  check "deployment" {
+    select "fleet" {
+      api_version = "apps/v1"
+      kind        = "Deployment"
+      namespace   = "dev"
+      name        = "fleet"
+    }
+  }
+}
+`)
+	_, one := vt.LoadLabs(t, path)
 
 	never := &lateSource{after: 1 << 30}
 	r := Run(context.Background(), one, Options{Source: never})
@@ -404,9 +460,63 @@ func TestMissingObjectGrace(t *testing.T) {
 		t.Fatalf("missing object: status %s after %d attempts, want failed after 2-5", c.Status, c.Attempts)
 	}
 
-	late := &lateSource{after: 2, objs: fleetObjects(3, int64(1))}
+	late := &lateSource{after: 2, objs: vt.FleetObjects(3, int64(1))}
 	r = Run(context.Background(), one, Options{Source: late})
 	if c := r.Labs[0].Checks[0]; c.Status != Passed || c.Attempts != 3 {
 		t.Fatalf("object created during verify: status %s after %d attempts, want passed on the 3rd", c.Status, c.Attempts)
+	}
+}
+
+// Why a check could not run stays typed in its result, for the CLI to
+// tell an unreachable cluster from a kind the cluster does not serve
+// with errors.As: nothing is decided by reading messages.
+func TestErrorsStayTyped(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := "https://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	dyn, err := dynamic.NewForConfig(&rest.Config{Host: host, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "labs.hcl")
+	vt.Write(t, path, `lab "l" {
+  check "fleet" {
+    select "d" {
+      api_version = "apps/v1"
+      kind        = "Deployment"
+      namespace   = "dev"
+      name        = "fleet"
+    }
+  }
+  check "widgets" {
+    select "w" {
+      api_version = "example.com/v1"
+      kind        = "Widget"
+    }
+  }
+}
+`)
+	_, labs := vt.LoadLabs(t, path)
+	r := Run(context.Background(), labs, Options{Source: NewClusterFrom(dyn, nil, host, "kind-gone"), Once: true})
+	if r.ExitCode() != 2 || r.Errors != 2 {
+		t.Fatalf("exit %d with %d errors, want 2 and 2:\n%s", r.ExitCode(), r.Errors, text(r))
+	}
+	var u *UnreachableError
+	if err := vt.Check(t, r, "fleet").Err; !errors.As(err, &u) || u.Host != host || u.Context != "kind-gone" || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("fleet: err %#v, want an UnreachableError for %s (context kind-gone) wrapping connection refused", err, host)
+	}
+	if !strings.Contains(text(r), "cannot reach the cluster at "+host+" (context kind-gone): connection refused") {
+		t.Errorf("text:\n%s", text(r))
+	}
+	var ns *NotServedError
+	var sel *SelectError
+	if err := vt.Check(t, r, "widgets").Err; !errors.As(err, &ns) || !errors.As(err, &sel) || ns.Kind != "Widget" || sel.Label != "w" {
+		t.Errorf("widgets: err %#v, want a SelectError of w wrapping a NotServedError of Widget", err)
+	}
+	if errs := r.Errs(); len(errs) != 2 {
+		t.Errorf("Errs() = %v, want both", errs)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kind/host"
 )
 
 var (
@@ -31,6 +32,7 @@ func schema() hcldec.Spec {
 		"node_image":          &hcldec.AttrSpec{Name: "node_image", Type: cty.String},
 		"nodes":               &hcldec.AttrSpec{Name: "nodes", Type: cty.List(nodeType)},
 		"extra_port_mappings": &hcldec.AttrSpec{Name: "extra_port_mappings", Type: cty.List(portType)},
+		"api_server_port":     &hcldec.AttrSpec{Name: "api_server_port", Type: cty.Number},
 		"wait":                &hcldec.AttrSpec{Name: "wait", Type: cty.String},
 		"kubeconfig_path":     &hcldec.AttrSpec{Name: "kubeconfig_path", Type: cty.String},
 	}
@@ -53,13 +55,16 @@ type portMapping struct {
 
 // config is a kind_cluster block, validated and with defaults applied.
 type config struct {
-	Name       string
-	Runtime    string
-	NodeImage  string
-	Roles      []string // one per node; [control-plane] by default
-	Ports      []portMapping
-	Wait       time.Duration
-	Kubeconfig string // kubeconfig_path; "" means the default file
+	Name      string
+	Runtime   string
+	NodeImage string
+	Roles     []string // one per node; [control-plane] by default
+	Ports     []portMapping
+	// APIServerPort is the API server's host port; 0 lets kind pick a
+	// free one.
+	APIServerPort int32
+	Wait          time.Duration
+	Kubeconfig    string // kubeconfig_path; "" means the default file
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -109,6 +114,11 @@ func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 	if cps == 0 {
 		return c, fmt.Errorf("%s: nodes has no control-plane node; kind needs at least one", addr)
 	}
+	api := resource.IntAttr(v, "api_server_port")
+	if api < 0 || api > 65535 {
+		return c, fmt.Errorf("%s: api_server_port must be a whole number within 1-65535 (leave it out, or 0, and kind picks a free port)", addr)
+	}
+	c.APIServerPort = int32(api)
 	for i, p := range resource.ListAttr(v, "extra_port_mappings") {
 		pm := portMapping{
 			ContainerPort: int32(resource.IntAttr(p, "container_port")),
@@ -136,15 +146,20 @@ func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 
 // kindConfig is the v1alpha4 cluster kind creates: the nodes in order,
 // each with the node image, and the port mappings on the first
-// control-plane node (where kind's docs put them).
-func (c config) kindConfig() *v1alpha4.Cluster {
+// control-plane node (where kind's docs put them). On a cgroup v1 host
+// the kubelet is told to run anyway (it refuses from 1.35 on).
+func (c config) kindConfig(image string, cgroupV1 bool) *v1alpha4.Cluster {
 	cl := &v1alpha4.Cluster{
 		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
 		Name:     c.Name,
 	}
+	cl.Networking.APIServerPort = c.APIServerPort
+	if cgroupV1 {
+		cl.KubeadmConfigPatches = append(cl.KubeadmConfigPatches, host.CgroupV1Patch)
+	}
 	mapped := false
 	for _, r := range c.Roles {
-		n := v1alpha4.Node{Role: v1alpha4.NodeRole(r), Image: c.NodeImage}
+		n := v1alpha4.Node{Role: v1alpha4.NodeRole(r), Image: image}
 		if r == string(v1alpha4.ControlPlaneRole) && !mapped {
 			mapped = true
 			for _, p := range c.Ports {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kind/host"
 )
 
 // A real kind cluster on Docker, through kind's library. Opt-in: it needs
@@ -18,7 +19,7 @@ func TestDockerEndToEnd(t *testing.T) {
 		t.Skip("set LAB_E2E_DOCKER=1 to run: needs a running Docker engine and network access to pull the kindest/node image")
 	}
 	ctx := context.Background()
-	if !answers(ctx, Docker) {
+	if _, f := host.Real().CheckEngine(ctx, Docker); f.Status != host.OK {
 		t.Fatal("LAB_E2E_DOCKER=1 but `docker info` does not answer within 2 s: start the Docker engine")
 	}
 	dir := t.TempDir()

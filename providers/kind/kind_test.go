@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kind/host"
 	"labs.dev/lab/providers/simulated"
 )
 
@@ -40,8 +44,9 @@ func decode(t *testing.T, src string) cty.Value {
 type fakeEngine struct {
 	down     error // List's error when the engine does not answer
 	clusters map[string]*v1alpha4.Cluster
+	nodes    map[string][]node // node containers by cluster
 	calls    []string
-	kubeconf string
+	created  chan struct{} // closed by Create when set, then Create blocks
 }
 
 func (f *fakeEngine) List() ([]string, error) {
@@ -49,7 +54,7 @@ func (f *fakeEngine) List() ([]string, error) {
 		return nil, f.down
 	}
 	var n []string
-	for k := range f.clusters {
+	for k := range f.nodes {
 		n = append(n, k)
 	}
 	return n, nil
@@ -58,12 +63,24 @@ func (f *fakeEngine) List() ([]string, error) {
 func (f *fakeEngine) Create(name string, cfg *v1alpha4.Cluster, wait time.Duration, kubeconfig string) error {
 	f.calls = append(f.calls, "create "+name+" wait="+wait.String())
 	f.clusters[name] = cfg
-	return nil
+	var roles []string
+	for _, n := range cfg.Nodes {
+		roles = append(roles, string(n.Role))
+	}
+	var ns []node
+	for i, n := range expectedNodes(name, roles) {
+		ns = append(ns, node{Name: n, Role: roles[i], State: "running", Image: cfg.Nodes[i].Image})
+	}
+	f.nodes[name] = ns
+	return f.ExportKubeConfig(name, kubeconfig)
 }
 
 func (f *fakeEngine) ExportKubeConfig(name, kubeconfig string) error {
 	f.calls = append(f.calls, "export "+name)
-	cfg := clientcmdapi.NewConfig()
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		cfg = clientcmdapi.NewConfig()
+	}
 	cfg.Clusters["kind-"+name] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:6443"}
 	cfg.AuthInfos["kind-"+name] = &clientcmdapi.AuthInfo{Token: "x"}
 	cfg.Contexts["kind-"+name] = &clientcmdapi.Context{Cluster: "kind-" + name, AuthInfo: "kind-" + name}
@@ -73,7 +90,87 @@ func (f *fakeEngine) ExportKubeConfig(name, kubeconfig string) error {
 func (f *fakeEngine) Delete(name, kubeconfig string) error {
 	f.calls = append(f.calls, "delete "+name)
 	delete(f.clusters, name)
+	delete(f.nodes, name)
 	return nil
+}
+
+func (f *fakeEngine) Nodes(_ context.Context, name string) ([]node, error) {
+	return f.nodes[name], nil
+}
+
+func (f *fakeEngine) Start(_ context.Context, nodes []node) error {
+	for _, n := range nodes {
+		f.calls = append(f.calls, "start "+n.Name)
+		for c, ns := range f.nodes {
+			for i := range ns {
+				if ns[i].Name == n.Name {
+					f.nodes[c][i].State = "running"
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fakeEngine) KubeVersion(_ context.Context, name string) (string, error) {
+	if len(f.nodes[name]) == 0 {
+		return "", errors.New("no nodes")
+	}
+	return "v1.35.4", nil
+}
+
+// setState sets the state of one node container.
+func (f *fakeEngine) setState(cluster, name, state string) {
+	for i, n := range f.nodes[cluster] {
+		if n.Name == name {
+			f.nodes[cluster][i].State = state
+		}
+	}
+}
+
+// fakeHost is a machine whose engines, images, registry, files and ports
+// the test sets.
+type fakeHost struct {
+	engines map[string]string // engine → `info` answer; absent: not installed
+	images  map[string]bool   // "podman <ref>"
+	online  bool
+	taken   map[string]bool // "tcp 0.0.0.0:8080"
+	root    string
+}
+
+func (h *fakeHost) host() host.Host {
+	return host.Host{
+		Root: h.root,
+		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			out, ok := h.engines[name]
+			if !ok {
+				return nil, fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
+			}
+			if out == "" {
+				return nil, errors.New("exit status 1: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?")
+			}
+			if args[0] == "inspect" {
+				if h.images[name+" "+args[len(args)-1]] {
+					return []byte("[{}]"), nil
+				}
+				return nil, errors.New("exit status 125: image not known")
+			}
+			return []byte(out), nil
+		},
+		Bind: func(network, address string) error {
+			if h.taken[network+" "+address] {
+				return &os.SyscallError{Syscall: "bind", Err: syscall.EADDRINUSE}
+			}
+			return nil
+		},
+		Free: func(string) (uint64, error) { return 50 << 30, nil },
+		Reach: func(context.Context, string) error {
+			if h.online {
+				return nil
+			}
+			return errors.New("dial tcp: lookup registry-1.docker.io: no such host")
+		},
+	}
 }
 
 type fakeSim struct {
@@ -98,23 +195,59 @@ type fixture struct {
 	kind     *clusterKind
 	engine   *fakeEngine
 	sim      *fakeSim
-	docker   bool
+	host     *fakeHost
 	env      resource.Env
 	progress []string
+	waited   []string // nodes waited for after a start
 }
 
 func newFixture(t *testing.T) *fixture {
 	dir := t.TempDir()
 	t.Setenv("KUBECONFIG", filepath.Join(dir, "kubeconfig"))
-	f := &fixture{engine: &fakeEngine{clusters: map[string]*v1alpha4.Cluster{}}, sim: &fakeSim{status: simulated.ClusterStatus{State: simulated.Absent}}}
+	f := &fixture{
+		engine: &fakeEngine{clusters: map[string]*v1alpha4.Cluster{}, nodes: map[string][]node{}},
+		sim:    &fakeSim{status: simulated.ClusterStatus{State: simulated.Absent}},
+		host:   &fakeHost{engines: map[string]string{}, images: map[string]bool{}, taken: map[string]bool{}, root: t.TempDir()},
+	}
+	// A cgroup v2 host with kind's inotify limits and /lib/modules.
+	for p, content := range map[string]string{
+		"sys/fs/cgroup/cgroup.controllers":       "cpu memory\n",
+		"proc/sys/fs/inotify/max_user_watches":   "524288\n",
+		"proc/sys/fs/inotify/max_user_instances": "512\n",
+		"lib/modules/.keep":                      "",
+	} {
+		writeFile(t, filepath.Join(f.host.root, p), content)
+	}
 	f.kind = &clusterKind{
-		engine:  func(string, *slog.Logger) engine { return f.engine },
-		answers: func(_ context.Context, b string) bool { return f.docker && b == Docker },
-		sim:     f.sim,
+		engine: func(string, *slog.Logger) engine { return f.engine },
+		host:   f.host.host(),
+		sim:    f.sim,
+		ready: func(_ context.Context, _, _ string, nodes []string, _ time.Time, _ time.Duration) error {
+			f.waited = append(f.waited, nodes...)
+			return nil
+		},
 	}
 	f.env = resource.Env{Dir: dir, StateDir: filepath.Join(dir, ".lab"), Log: slog.New(slog.DiscardHandler),
 		Progress: func(p resource.Progress) { f.progress = append(f.progress, p.Msg) }}
 	return f
+}
+
+// docker makes docker answer, with the images given present.
+func (f *fixture) docker(images ...string) {
+	f.host.engines["docker"] = "28.2.2|2|/var/lib/docker|name=seccomp,\n"
+	for _, i := range images {
+		f.host.images["docker "+i] = true
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var addr = resource.Addr{Type: "kind_cluster", Name: "kind"}
@@ -233,6 +366,7 @@ name    = "kind"
 runtime = "simulated"
 `)
 	prior := f.apply(t, cfg, cty.NilVal, f.plan(t, cfg, cty.NilVal))
+	f.docker(host.PublishedImage)
 	for _, tc := range []struct{ src, field, old, new string }{
 		{`name = "other"
 runtime = "simulated"`, "name", "kind", "other"},
@@ -249,18 +383,19 @@ runtime = "docker"`, "runtime", "simulated (simulated)", "docker"},
 	}
 	// A replace onto an engine that does not answer would delete the
 	// cluster and then fail: plan refuses it, nothing is deleted.
-	f.engine.down = errors.New("Cannot connect to the Docker daemon")
+	f.host.engines["docker"] = ""
 	_, err := f.kind.Plan(context.Background(), resource.PlanRequest{Env: f.env, Addr: addr, Config: decode(t, "name = \"kind\"\nruntime = \"docker\""), Prior: prior})
-	if err == nil || !strings.Contains(err.Error(), "docker cannot be reached") || !strings.Contains(err.Error(), "Nothing was changed") {
-		t.Errorf("replace onto a docker that does not answer: %v", err)
+	for _, want := range []string{"cannot make the new cluster on docker; nothing was changed", "✗ docker is installed but not running", "fix: sudo systemctl start docker", `Or keep runtime = "simulated".`, "-var runtime=simulated"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("replace onto a docker that does not answer: %v; want it to say %q", err, want)
+		}
 	}
 	if len(f.sim.deleted) != 0 {
 		t.Errorf("the simulated cluster was deleted: %+v", f.sim.deleted)
 	}
-	f.engine.down = nil
 
 	// auto keeps the backend the cluster has, even once Docker answers.
-	f.docker = true
+	f.docker(host.PublishedImage)
 	if ch := f.plan(t, decode(t, `name = "kind"`), prior); ch.Action == resource.Replace {
 		t.Errorf("runtime auto replaced a simulated cluster: %+v", ch)
 	}
@@ -268,7 +403,7 @@ runtime = "docker"`, "runtime", "simulated (simulated)", "docker"},
 
 func TestDockerCreatesOnceAndBuildsKindConfig(t *testing.T) {
 	f := newFixture(t)
-	f.docker = true
+	f.docker("kindest/node:v1.35.0", "kindest/node:v1.36.0")
 	cfg := decode(t, `
 name       = "kind"
 node_image = "kindest/node:v1.35.0"
@@ -321,15 +456,16 @@ extra_port_mappings = [{ container_port = 30080, host_port = 8080 }, { container
 	if ch := f.plan(t, changed, out); ch.Action != resource.Replace || ch.Fields[0].Path != "node_image" {
 		t.Fatalf("node image change plans %+v", ch)
 	}
-	delete(f.engine.clusters, "kind")
+	nodes := f.engine.nodes["kind"]
+	delete(f.engine.nodes, "kind")
 	if ch := f.plan(t, cfg, out); ch.Action != resource.Create || ch.Reason != "deleted outside lab" {
 		t.Fatalf("cluster deleted by hand plans %+v", ch)
 	}
-	f.engine.clusters["kind"] = kc
+	f.engine.nodes["kind"] = nodes
 	if err := f.kind.Delete(context.Background(), resource.DeleteRequest{Env: f.env, Addr: addr, Prior: out}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.engine.clusters["kind"]; ok {
+	if _, ok := f.engine.nodes["kind"]; ok {
 		t.Fatal("Delete left the kind cluster")
 	}
 	if err := f.kind.Delete(context.Background(), resource.DeleteRequest{Env: f.env, Addr: addr, Prior: out}); err != nil {

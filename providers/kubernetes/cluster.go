@@ -53,11 +53,16 @@ func reach(c *kube.Client, what string, err error) error {
 // force says the conflict was planned; otherwise a conflict is a
 // *ConflictError naming the fields and their managers.
 func apply(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, what string, force func([]fieldConflict) bool) (*unstructured.Unstructured, error) {
+	return applyAs(ctx, ri, obj, fieldManager, what, force)
+}
+
+// applyAs is apply with another field manager.
+func applyAs(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, manager, what string, force func([]fieldConflict) bool) (*unstructured.Unstructured, error) {
 	body, err := json.Marshal(obj.Object)
 	if err != nil {
 		return nil, err
 	}
-	opts := metav1.PatchOptions{FieldManager: fieldManager, FieldValidation: metav1.FieldValidationStrict}
+	opts := metav1.PatchOptions{FieldManager: manager, FieldValidation: metav1.FieldValidationStrict}
 	out, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, opts)
 	cs := conflictsOf(err)
 	if cs == nil {

@@ -12,7 +12,7 @@ import (
 // BinKey names the pinned control-plane build. It must match what
 // tools/controlplane/build.sh derives from its go.mod files
 // (TestBinKeyMatchesBuildScript keeps them in step).
-const BinKey = "k8s-v1.35.4_etcd-v3.6.5_kwok-v0.8.0"
+const BinKey = "k8s-v1.35.4_etcd-v3.6.6_kwok-v0.8.0_static"
 
 // BuildCommand builds the binaries into the cache BinDir looks in.
 const BuildCommand = "make control-plane"

@@ -2,6 +2,9 @@
 # Builds the simulated runtime's control-plane binaries from the pinned modules
 # beside this script into a cache keyed by their versions, skipping what is
 # already there, so every clone on a machine shares one build.
+# The binaries are static (CGO_ENABLED=0): the offline kind node image
+# (tools/nodeimage) ships these same files in FROM-scratch images, so CI
+# compiles Kubernetes once for both.
 #   usage: build.sh            build what is missing, print the directory
 #          build.sh --print-dir  print the directory only
 set -euo pipefail
@@ -11,11 +14,12 @@ ver() { awk -v m="$2" '$1==m {print $2; exit} $1=="require" && $2==m {print $3; 
 k8s=$(ver kubernetes k8s.io/kubernetes)
 etcd=$(ver etcd go.etcd.io/etcd/server/v3)
 kwok=$(ver kwok sigs.k8s.io/kwok)
-key="k8s-${k8s}_etcd-${etcd}_kwok-${kwok}"
+key="k8s-${k8s}_etcd-${etcd}_kwok-${kwok}_static"
 dir="${LAB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lab}/bin/$key"
 
 if [[ "${1:-}" == "--print-dir" ]]; then echo "$dir"; exit 0; fi
 mkdir -p "$dir"
+export CGO_ENABLED=0
 
 missing() { for b in "$@"; do [[ -x "$dir/$b" ]] || return 0; done; return 1; }
 

@@ -1,4 +1,9 @@
-package verify
+// Package reset removes a learner's work for a lab (`lab reset`): the
+// objects in the lab's namespaces that the lab file did not create. It
+// keeps what lab made (its ownership labels), what that owns, the lab
+// file's helm releases and every namespace's defaults; objects owned by
+// something else go with their owner.
+package reset
 
 import (
 	"context"
@@ -16,10 +21,12 @@ import (
 	"k8s.io/client-go/discovery"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/verify"
+	"labs.dev/lab/providers/kube"
 )
 
-// ResetOptions control Reset.
-type ResetOptions struct {
+// Options control Run.
+type Options struct {
 	// Owner identifies what the lab file created (resource.NewOwner).
 	Owner resource.Owner
 	// HelmReleases are the lab file's helm releases by name; the value is
@@ -30,12 +37,12 @@ type ResetOptions struct {
 	DryRun bool
 }
 
-// ResetResult lists what Reset deleted (or would delete).
-type ResetResult struct {
-	Lab        string      `json:"lab"`
-	Namespaces []string    `json:"namespaces"`
-	Deleted    []ObjectRef `json:"deleted"`
-	DryRun     bool        `json:"dry_run,omitempty"`
+// Result lists what Run deleted (or would delete).
+type Result struct {
+	Lab        string             `json:"lab"`
+	Namespaces []string           `json:"namespaces"`
+	Deleted    []verify.ObjectRef `json:"deleted"`
+	DryRun     bool               `json:"dry_run,omitempty"`
 }
 
 // skipResources are never the learner's: written by controllers, not
@@ -45,20 +52,21 @@ var skipResources = map[string]bool{
 	"pods/binding": true, "bindings": true, "localsubjectaccessreviews": true,
 }
 
-// Reset deletes the objects in the lab's namespaces that the lab file
+// Run deletes the objects in the lab's namespaces that the lab file
 // did not create: not carrying its ownership labels, not owned through
 // ownerReferences by something it created, not helm objects or release
 // storage of its releases, and not the defaults every namespace gets.
 // Objects owned by something else go with their owner (garbage
-// collection), so only roots are deleted.
-func Reset(ctx context.Context, l *Lab, c *Cluster, disco discovery.DiscoveryInterface, opts ResetOptions) (*ResetResult, error) {
+// collection), so only roots are deleted. Every kind the cluster serves
+// in a namespace is looked at, as its discovery lists them.
+func Run(ctx context.Context, l *verify.Lab, c *kube.Client, opts Options) (*Result, error) {
 	if len(l.Namespaces) == 0 {
 		return nil, fmt.Errorf("lab %s names no namespaces, so reset would not know what is the learner's; add namespaces = [\"...\"] to its lab block", l.Name)
 	}
-	res := &ResetResult{Lab: l.Name, Namespaces: l.Namespaces, DryRun: opts.DryRun}
-	lists, err := discovery.ServerPreferredNamespacedResources(disco)
+	res := &Result{Lab: l.Name, Namespaces: l.Namespaces, DryRun: opts.DryRun}
+	lists, err := discovery.ServerPreferredNamespacedResources(c.Discovery)
 	if err != nil && len(lists) == 0 {
-		return nil, fmt.Errorf("list the cluster's resource types: %w", c.wrap(err))
+		return nil, fmt.Errorf("list the cluster's resource types: %w", verify.Reach(c, err))
 	}
 	var gvrs []schema.GroupVersionResource
 	for _, list := range lists {
@@ -81,12 +89,12 @@ func Reset(ctx context.Context, l *Lab, c *Cluster, disco discovery.DiscoveryInt
 	var all []item
 	for _, ns := range l.Namespaces {
 		for _, gvr := range gvrs {
-			list, err := c.dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+			list, err := c.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
 					continue
 				}
-				return nil, fmt.Errorf("list %s in namespace %s: %w", gvr.Resource, ns, c.wrap(err))
+				return nil, fmt.Errorf("list %s in namespace %s: %w", gvr.Resource, ns, verify.Reach(c, err))
 			}
 			for _, o := range list.Items {
 				all = append(all, item{gvr: gvr, obj: o})
@@ -136,12 +144,12 @@ func Reset(ctx context.Context, l *Lab, c *Cluster, disco discovery.DiscoveryInt
 	var errs []error
 	policy := metav1.DeletePropagationBackground
 	for _, it := range doomed {
-		ref := refOfObj(&it.obj)
+		ref := verify.ObjectRef{APIVersion: it.obj.GetAPIVersion(), Kind: it.obj.GetKind(), Namespace: it.obj.GetNamespace(), Name: it.obj.GetName()}
 		if !opts.DryRun {
-			err := c.dyn.Resource(it.gvr).Namespace(it.obj.GetNamespace()).Delete(ctx, it.obj.GetName(),
+			err := c.Dynamic.Resource(it.gvr).Namespace(it.obj.GetNamespace()).Delete(ctx, it.obj.GetName(),
 				metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: ptr(it.obj.GetUID())}})
 			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-				errs = append(errs, fmt.Errorf("delete %s: %w", ref, c.wrap(err)))
+				errs = append(errs, fmt.Errorf("delete %s: %w", ref, verify.Reach(c, err)))
 				continue
 			}
 		}
@@ -156,7 +164,7 @@ func Reset(ctx context.Context, l *Lab, c *Cluster, disco discovery.DiscoveryInt
 		defer cancel()
 		for _, it := range doomed {
 			for wctx.Err() == nil {
-				_, err := c.dyn.Resource(it.gvr).Namespace(it.obj.GetNamespace()).Get(wctx, it.obj.GetName(), metav1.GetOptions{})
+				_, err := c.Dynamic.Resource(it.gvr).Namespace(it.obj.GetNamespace()).Get(wctx, it.obj.GetName(), metav1.GetOptions{})
 				if apierrors.IsNotFound(err) || err != nil {
 					break
 				}
@@ -201,7 +209,7 @@ func writtenByHelm(o *unstructured.Unstructured) bool {
 
 // labsOwn reports whether the lab file made o (or o is a namespace
 // default, which nobody should delete).
-func labsOwn(o *unstructured.Unstructured, opts ResetOptions) bool {
+func labsOwn(o *unstructured.Unstructured, opts Options) bool {
 	if opts.Owner.Owns(o.GetLabels()) {
 		// A learner who copies a lab object (kubectl get -o yaml, edit,
 		// apply in their namespace) copies its labels too; helm's

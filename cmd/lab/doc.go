@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/lesson"
+	"labs.dev/lab/providers/simulated"
+)
+
+func (a *app) docCmd() *cobra.Command {
+	doc := &cobra.Command{
+		Use:   "doc",
+		Short: "Lessons: prove what a lesson prints against the lab's cluster",
+	}
+	doc.AddCommand(a.docTestCmd())
+	return doc
+}
+
+func (a *app) docTestCmd() *cobra.Command {
+	var (
+		update, verbose bool
+		timeout         time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "test LESSON.md...",
+		Short: "Run a lesson's commands against the lab's cluster and compare what they print with the lesson",
+		Long: `doc test runs the commands of each lesson, in order, in one bash shell
+pointed at the lab's cluster (KUBECONFIG and context), and compares what
+each prints with the lesson's output block, after normalising what
+legitimately differs (ages, generated names, restart counts, timestamps,
+uids, IPs). Tables are matched by column and row name; YAML and JSON as
+data, as a subset when the lesson elides details. A lesson that ends with
+a lab (<!-- lab: verify=NAME -->) has that lab proven at the end.
+
+Marks in HTML comments steer it: <!-- lab: ignore -->, <!-- lab: skip -->,
+<!-- lab: contains -->, <!-- lab: timeout=60s -->, <!-- lab: verify=NAME -->.
+
+Exit codes: 0 every output matched, 1 an output differs (or a command
+failed or timed out, or the lab's checks failed), 2 could not run (a
+lesson cannot be read, bad lab file or flag, cluster unreachable).`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.docTest(cmd.Context(), args, update, verbose, timeout)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitChanges, err) })
+	cmd.Flags().BoolVar(&update, "update", false, "rewrite the output blocks that differ with what the cluster printed")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every command, not only those that fail")
+	cmd.Flags().DurationVar(&timeout, "timeout", lesson.DefaultTimeout, "each command's time limit (a <!-- lab: timeout=D --> mark overrides it)")
+	a.varFlags(cmd.Flags())
+	return cmd
+}
+
+func (a *app) docTest(ctx context.Context, paths []string, update, verbose bool, timeout time.Duration) error {
+	report := &lesson.Report{}
+	var lessons []*lesson.Lesson
+	for _, p := range paths {
+		l, problems := readLesson(p)
+		report.Problems = append(report.Problems, problems...)
+		if l != nil {
+			lessons = append(lessons, l)
+		}
+	}
+	if len(report.Problems) > 0 {
+		a.writeDocReport(report, verbose)
+		return withCode(exitChanges, fmt.Errorf("%d problem(s) in the lesson(s); fix them and run again", len(report.Problems)))
+	}
+
+	cfg, err := a.load()
+	if err != nil {
+		return withCode(exitChanges, fmt.Errorf("lab doc test runs lessons against the lab file's cluster: %w", unwrapCode(err)))
+	}
+	a.known = stateValues(cfg)
+	t, _, raw, err := a.labKubeconfig(cfg)
+	if err != nil {
+		return withCode(exitChanges, err)
+	}
+	if err := a.reachable(ctx, cfg); err != nil {
+		return withCode(exitChanges, err)
+	}
+	tmp, err := os.MkdirTemp("", "lab-doc-test-")
+	if err != nil {
+		return withCode(exitChanges, err)
+	}
+	defer os.RemoveAll(tmp)
+	kubeconfig := filepath.Join(tmp, "kubeconfig")
+	if err := writeContextKubeconfig(raw, t.Context, kubeconfig); err != nil {
+		return withCode(exitChanges, fmt.Errorf("write the lesson's kubeconfig: %w", err))
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return withCode(exitChanges, err)
+	}
+	opts := lesson.Options{
+		Dir:     dir,
+		Env:     lessonEnv(kubeconfig),
+		Timeout: timeout,
+		Lab:     a.proveLab(cfg, 0),
+	}
+	text := a.output == "text"
+	if text {
+		opts.OnStep = func(_ *lesson.Result, sr lesson.StepResult) {
+			lesson.WriteStep(a.stdout, sr, lesson.Paint(a.stdoutPaint()), verbose)
+		}
+	}
+	updated := 0
+	for _, l := range lessons {
+		r := lesson.Run(ctx, l, opts)
+		report.Lessons = append(report.Lessons, r)
+		if text {
+			lesson.WriteLessonEnd(a.stdout, r, lesson.Paint(a.stdoutPaint()))
+		}
+		if update && r.Error == "" {
+			n, err := a.updateLesson(l, r)
+			if err != nil {
+				return withCode(exitChanges, err)
+			}
+			updated += n
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	switch a.output {
+	case "json":
+		_ = report.WriteJSON(a.doc)
+	case "junit":
+		_ = report.WriteJUnit(a.doc)
+	default:
+		fmt.Fprintln(a.stdout, report.Summary())
+	}
+	code := report.ExitCode()
+	if update && code == exitError && updated == failedOutputs(report) {
+		code = exitOK // every difference was written into the lesson
+	}
+	if code != exitOK {
+		return withCode(code, nil)
+	}
+	return nil
+}
+
+// readLesson reads and parses one lesson, or says why it cannot.
+func readLesson(path string) (*lesson.Lesson, []lesson.Problem) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, []lesson.Problem{{File: path, Message: "cannot read the lesson: " + strings.TrimPrefix(err.Error(), "open "+path+": ")}}
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, []lesson.Problem{{File: path, Message: "is a directory; name the lesson's .md file"}}
+	}
+	src, err := io.ReadAll(io.LimitReader(f, lesson.MaxSize+1))
+	if err != nil {
+		return nil, []lesson.Problem{{File: path, Message: "cannot read the lesson: " + err.Error()}}
+	}
+	l, err := lesson.Parse(path, src)
+	if pe, ok := err.(*lesson.ParseError); ok {
+		return nil, pe.Problems
+	}
+	return l, nil
+}
+
+// reachable says, in seconds, when the lab's cluster does not answer:
+// every command of the lesson would fail against it.
+func (a *app) reachable(ctx context.Context, cfg *config.Config) error {
+	c, err := a.connectReadOnly(cfg)
+	if err != nil {
+		return fmt.Errorf("%w — is the cluster up? run `lab up`", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Discovery.RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
+		return fmt.Errorf("cannot reach the lab's cluster at %s (%s): %v. Is it up? Run `lab up`", c.Config.Host, c.Target, err)
+	}
+	return nil
+}
+
+// lessonEnv is the commands' environment: the learner's, pointed at the
+// lab's cluster, with kubectl on PATH when lab has one and PATH has not.
+func lessonEnv(kubeconfig string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "KUBECONFIG", "BASH_ENV", "ENV":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "KUBECONFIG="+kubeconfig)
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		if p, err := simulated.KubectlPath(); err == nil {
+			env = append(env, "PATH="+os.Getenv("PATH")+string(os.PathListSeparator)+filepath.Dir(p))
+		}
+	}
+	return env
+}
+
+func (a *app) writeDocReport(r *lesson.Report, verbose bool) {
+	switch a.output {
+	case "json":
+		_ = r.WriteJSON(a.doc)
+	case "junit":
+		_ = r.WriteJUnit(a.doc)
+	default:
+		r.WriteText(a.stdout, lesson.Paint(a.stdoutPaint()), verbose)
+	}
+}
+
+// updateLesson writes what differs into the lesson and says what it did.
+func (a *app) updateLesson(l *lesson.Lesson, r *lesson.Result) (int, error) {
+	src, edits, notes := lesson.Update(l, r)
+	for _, n := range notes {
+		fmt.Fprintln(a.stderr, n)
+	}
+	if len(edits) == 0 {
+		return 0, nil
+	}
+	if err := lesson.WriteFile(l.Path, src); err != nil {
+		return 0, fmt.Errorf("update %s: %w", l.Path, err)
+	}
+	for _, e := range edits {
+		fmt.Fprintf(a.stderr, "%s:%d: output block updated\n", l.Path, e.Line)
+	}
+	return len(edits), nil
+}
+
+// failedOutputs counts the steps whose output differed (what --update
+// can fix); any other failure keeps exit code 1.
+func failedOutputs(r *lesson.Report) int {
+	n := 0
+	for _, l := range r.Lessons {
+		if l.Lab != nil && l.Lab.Status != lesson.Passed {
+			return -1
+		}
+		for _, s := range l.Steps {
+			if s.Status == lesson.Failed {
+				if len(s.Problems) == 0 {
+					return -1
+				}
+				n++
+			}
+		}
+	}
+	return n
+}

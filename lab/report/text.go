@@ -1,0 +1,100 @@
+// Package report renders the results of lab verify for people (text),
+// programs (JSON) and CI (JUnit XML). It only writes what verify found:
+// the object, field, expected and actual value of each failure, the
+// author's message and hint, and why a check could not run.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"labs.dev/lab/lab/verify"
+)
+
+// Paint colours text for a terminal; nil leaves it plain.
+type Paint func(s, code string) string
+
+func plain(s, _ string) string { return s }
+
+// Text renders r for a person: a ✓ or ✗ line per check, under each
+// failure the object, field, expected and actual value, message and
+// hint; the last line is r.Summary().
+func Text(w io.Writer, r *verify.Result, paint Paint) {
+	if paint == nil {
+		paint = plain
+	}
+	for _, l := range r.Labs {
+		head := l.Name
+		if l.Title != "" {
+			head += ": " + l.Title
+		}
+		fmt.Fprintln(w, paint(head, "1"))
+		shown := map[verify.ObjectRef]bool{} // missing objects already explained
+		for _, c := range l.Checks {
+			switch c.Status {
+			case verify.Passed:
+				fmt.Fprintf(w, "  %s %s\n", paint("✓", "32"), c.Name)
+			case verify.Failed:
+				fmt.Fprintf(w, "  %s %s\n", paint("✗", "31"), c.Name)
+				for _, f := range c.Failures {
+					if f.Missing && f.Object != nil {
+						if shown[*f.Object] {
+							fmt.Fprintf(w, "      %s is missing (see above)\n", f.Object)
+							continue
+						}
+						shown[*f.Object] = true
+					}
+					Failure(w, f, paint)
+				}
+			default:
+				fmt.Fprintf(w, "  %s %s: could not check: %s\n", paint("!", "33"), c.Name, errText(c.Err))
+			}
+		}
+	}
+	fmt.Fprintln(w, r.Summary())
+}
+
+// Failure renders one failure, indented under its check.
+func Failure(w io.Writer, f verify.Failure, paint Paint) {
+	if paint == nil {
+		paint = plain
+	}
+	const ind = "      "
+	what := ""
+	if f.Object != nil {
+		what = f.Object.String()
+	}
+	if f.Field != "" {
+		if what != "" {
+			what += ": "
+		}
+		what += f.Field
+	}
+	if what != "" {
+		fmt.Fprintf(w, "    %s\n", paint(what, "1"))
+	}
+	if f.Expected != "" {
+		fmt.Fprintf(w, "%sexpected: %s\n", ind, f.Expected)
+	}
+	if f.Actual != "" {
+		fmt.Fprintf(w, "%sactual:   %s\n", ind, f.Actual)
+	}
+	for _, line := range strings.Split(f.Message, "\n") {
+		fmt.Fprintf(w, "%s%s\n", ind, line)
+	}
+	if f.Hint != "" {
+		lines := strings.Split(strings.TrimRight(f.Hint, "\n"), "\n")
+		fmt.Fprintf(w, "%s%s %s\n", ind, paint("hint:", "33"), lines[0])
+		for _, line := range lines[1:] {
+			fmt.Fprintf(w, "%s      %s\n", ind, line)
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
