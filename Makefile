@@ -7,10 +7,10 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 CP_DIR = $(shell tools/controlplane/build.sh --print-dir)
 TEST_TIMEOUT ?= 60m
 # Bounded fuzzing in make test: the config loader, the manifest decoder,
-# verify and the blocker's explanations. The bound is a count of
-# executions, not a -fuzztime duration: Go 1.26's fuzz coordinator can
-# fail a duration-bounded run with "context deadline exceeded" when it
-# ends while a worker is busy (golang/go#75804).
+# verify, the lesson parser and the blocker's explanations. The bound is
+# a count of executions, not a -fuzztime duration: Go 1.26's fuzz
+# coordinator can fail a duration-bounded run with "context deadline
+# exceeded" when it ends while a worker is busy (golang/go#75804).
 # Minimizing each new input is bounded too, so it cannot stall a run.
 FUZZ_EXECS ?= 30000
 FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZ_EXECS)x -fuzzminimizetime 100x -fuzz
