@@ -251,7 +251,7 @@ func TestClusterPodReasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pods, err := blocker.Lister{Dynamic: dyn}.PodReasons(ctx, live)
+	pods, err := blocker.Lister{Dynamic: dyn}.Itemize(ctx, live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestClusterPodReasons(t *testing.T) {
 		t.Fatalf("want a reason for each of the 2 pods, got %+v", pods)
 	}
 	for _, p := range pods {
-		if !strings.HasPrefix(p.Object, "Pod t-why-pods/fleet-") || p.Code != blocker.FailedScheduling || !strings.Contains(p.Message, "Insufficient memory") ||
+		if !strings.HasPrefix(p.Object, "Pod t-why-pods/fleet-") || p.Code != blocker.FailedScheduling || p.Summary != "not scheduled" || !strings.Contains(p.Message, "Insufficient memory") ||
 			!strings.Contains(p.Hint, "memory requests") {
 			t.Errorf("pod reason: %+v", p)
 		}

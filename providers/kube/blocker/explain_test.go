@@ -185,8 +185,30 @@ func TestPodReasons(t *testing.T) {
 	}
 	// the ready one of two has no reason
 	obj, f = load(t, "unready")
-	if rs := PodReasons(obj, f, Options{}); len(rs) != 1 || rs[0].Object != "Pod t-why-kubelet/fleet-9b6d986b9-2jt59" {
+	if rs := PodReasons(obj, f, Options{}); len(rs) != 1 || rs[0].Object != "Pod t-why-kubelet/fleet-9b6d986b9-2jt59" || rs[0].Summary != "not ready" {
 		t.Fatalf("%+v", rs)
+	}
+}
+
+func TestItemize(t *testing.T) {
+	obj, f := load(t, "crashloopbackoff")
+	want := "Pod t-why-kubelet/fleet-9b6d986b9-2jt59: crash-looping: container app exited with exit code 1 (Error): panic: open /etc/fleet/config.yaml: no such file or directory; restarted 4 times" +
+		" — `kubectl logs -n t-why-kubelet fleet-9b6d986b9-2jt59 -c app --previous` shows why it exits\n" +
+		"Pod t-why-kubelet/fleet-9b6d986b9-k9xkk: crash-looping: container app exited with exit code 1 (Error): panic: open /etc/fleet/config.yaml: no such file or directory; restarted 4 times" +
+		" — `kubectl logs -n t-why-kubelet fleet-9b6d986b9-k9xkk -c app --previous` shows why it exits\n"
+	rs := Itemize(obj, f, Options{})
+	if got := lines(rs); !strings.HasPrefix(got, "Deployment t-why-kubelet/fleet: no progress for 600s") || !strings.HasSuffix(got, want) {
+		t.Fatalf("got:\n%s", got)
+	}
+	// the object's own reasons come first: a paused Deployment says so
+	obj, f = load(t, "paused")
+	if rs := Itemize(obj, f, Options{}); len(rs) != 1 || rs[0].Code != Paused {
+		t.Fatalf("%+v", rs)
+	}
+	obj, f = load(t, "quota")
+	rs = Itemize(obj, f, Options{})
+	if len(rs) != 1 || rs[0].Code != QuotaExceeded {
+		t.Fatalf("the one pod that runs is ready; only the quota is a reason: %+v", rs)
 	}
 }
 

@@ -56,14 +56,14 @@ func (l Lister) Explain(ctx context.Context, objs []*unstructured.Unstructured) 
 	return out, err
 }
 
-// PodReasons reads obj's pods and their events and says why each one
-// that is not ready is not.
-func (l Lister) PodReasons(ctx context.Context, obj *unstructured.Unstructured) ([]Reason, error) {
+// Itemize reads obj's pods and their events and says why obj is not
+// ready item by item (see Itemize).
+func (l Lister) Itemize(ctx context.Context, obj *unstructured.Unstructured) ([]Reason, error) {
 	_, facts, err := l.explain(ctx, []*unstructured.Unstructured{obj}, true)
 	if err != nil {
 		return nil, err
 	}
-	return PodReasons(obj, facts[obj.GetNamespace()], l.Options), nil
+	return Itemize(obj, facts[obj.GetNamespace()], l.Options), nil
 }
 
 func (l Lister) explain(ctx context.Context, objs []*unstructured.Unstructured, events bool) ([][]Reason, map[string]Facts, error) {

@@ -67,11 +67,47 @@ func PodReasons(obj *unstructured.Unstructured, f Facts, o Options) []Reason {
 	var out []Reason
 	for _, p := range workloadPods(obj, f) {
 		if r, ok := podReason(p, f, o); ok {
-			r.Pods = nil
+			r.Pods, r.Summary = nil, podSummary(r)
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// Itemize says why obj is not ready item by item, for a person reading
+// a failed check: first what holds the object itself (a paused rollout,
+// pods a quota refuses, a deadline passed), then each pod that is not
+// ready, one reason a pod.
+func Itemize(obj *unstructured.Unstructured, f Facts, o Options) []Reason {
+	var out []Reason
+	for _, r := range Explain(obj, f, o) {
+		if len(r.Pods) == 0 {
+			out = append(out, r)
+		}
+	}
+	if obj != nil && obj.GetKind() == "Pod" {
+		return out // Explain said it already
+	}
+	return append(out, PodReasons(obj, f, o)...)
+}
+
+// podSummary is how far one pod got, said of the pod.
+func podSummary(r Reason) string {
+	switch r.Code {
+	case FailedScheduling:
+		return "not scheduled"
+	case Unready:
+		return "not ready"
+	case ImagePullBackOff, ErrImagePull:
+		return "cannot pull image " + r.Image
+	case CrashLoopBackOff:
+		return "crash-looping"
+	case ContainerFailed:
+		return "failed"
+	case FailedMount:
+		return "cannot mount a volume"
+	}
+	return ""
 }
 
 // workloadPods returns the pods obj runs (obj itself for a pod).
@@ -277,21 +313,7 @@ func explainPod(obj *unstructured.Unstructured, f Facts, o Options) []Reason {
 	if !ok {
 		return nil
 	}
-	r.Pods = nil
-	switch r.Code {
-	case FailedScheduling:
-		r.Summary = "not scheduled"
-	case Unready:
-		r.Summary = "not ready"
-	case ImagePullBackOff, ErrImagePull:
-		r.Summary = "cannot pull image " + r.Image
-	case CrashLoopBackOff:
-		r.Summary = "crash-looping"
-	case ContainerFailed:
-		r.Summary = "failed"
-	case FailedMount:
-		r.Summary = "cannot mount a volume"
-	}
+	r.Pods, r.Summary = nil, podSummary(r)
 	return []Reason{r}
 }
 
