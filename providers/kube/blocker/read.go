@@ -2,8 +2,10 @@ package blocker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -52,21 +54,6 @@ func Explains(gk schema.GroupKind) bool {
 // Explain reads the facts of objs' namespaces and explains each object:
 // out[i] are the reasons of objs[i], most likely cause first.
 func (l Lister) Explain(ctx context.Context, objs []*unstructured.Unstructured) ([][]Reason, error) {
-	out, _, err := l.explain(ctx, objs, false)
-	return out, err
-}
-
-// Itemize reads obj's pods and their events and says why obj is not
-// ready item by item (see Itemize).
-func (l Lister) Itemize(ctx context.Context, obj *unstructured.Unstructured) ([]Reason, error) {
-	_, facts, err := l.explain(ctx, []*unstructured.Unstructured{obj}, true)
-	if err != nil {
-		return nil, err
-	}
-	return Itemize(obj, facts[obj.GetNamespace()], l.Options), nil
-}
-
-func (l Lister) explain(ctx context.Context, objs []*unstructured.Unstructured, events bool) ([][]Reason, map[string]Facts, error) {
 	out := make([][]Reason, len(objs))
 	byNS := map[string][]int{}
 	type want struct{ pods, replicaSets bool }
@@ -94,36 +81,62 @@ func (l Lister) explain(ctx context.Context, objs []*unstructured.Unstructured, 
 		namespaces = append(namespaces, ns)
 	}
 	sort.Strings(namespaces)
-	all := map[string]Facts{}
 	for _, ns := range namespaces {
-		var f Facts
-		var err error
-		if wants[ns].pods {
-			if f.Pods, err = list[corev1.Pod](ctx, l.Dynamic, podsResource, ns, ""); err != nil {
-				return nil, nil, err
-			}
+		w := wants[ns]
+		f, err := l.read(ctx, ns, w.pods, w.replicaSets, false)
+		if err != nil {
+			return nil, err
 		}
-		if wants[ns].replicaSets {
-			if f.ReplicaSets, err = list[appsv1.ReplicaSet](ctx, l.Dynamic, replicaSetsResource, ns, ""); err != nil {
-				return nil, nil, err
-			}
-		}
-		more := events
+		more := false
 		for _, i := range byNS[ns] {
 			out[i] = Explain(objs[i], f, l.Options)
 			more = more || wantsEvents(out[i])
 		}
-		if more {
-			if f.Events, err = list[corev1.Event](ctx, l.Dynamic, eventsResource, ns, "type=Warning"); err != nil {
-				return nil, nil, err
-			}
-			for _, i := range byNS[ns] {
-				out[i] = Explain(objs[i], f, l.Options)
-			}
+		if !more {
+			continue
 		}
-		all[ns] = f
+		if f.Events, err = list[corev1.Event](ctx, l.Dynamic, eventsResource, ns, "type=Warning"); err != nil {
+			return nil, err
+		}
+		for _, i := range byNS[ns] {
+			out[i] = Explain(objs[i], f, l.Options)
+		}
 	}
-	return out, all, nil
+	return out, nil
+}
+
+// Facts lists, all at once, everything Explain and Itemize read of
+// namespace ns: its pods, ReplicaSets and warning events.
+func (l Lister) Facts(ctx context.Context, ns string) (Facts, error) {
+	return l.read(ctx, ns, true, true, true)
+}
+
+// Itemize reads obj's namespace and says why obj is not ready item by
+// item (see Itemize).
+func (l Lister) Itemize(ctx context.Context, obj *unstructured.Unstructured) ([]Reason, error) {
+	f, err := l.Facts(ctx, obj.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	return Itemize(obj, f, l.Options), nil
+}
+
+// read lists what is asked of namespace ns, all at once.
+func (l Lister) read(ctx context.Context, ns string, pods, replicaSets, events bool) (Facts, error) {
+	var f Facts
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	if pods {
+		wg.Go(func() { f.Pods, errs[0] = list[corev1.Pod](ctx, l.Dynamic, podsResource, ns, "") })
+	}
+	if replicaSets {
+		wg.Go(func() { f.ReplicaSets, errs[1] = list[appsv1.ReplicaSet](ctx, l.Dynamic, replicaSetsResource, ns, "") })
+	}
+	if events {
+		wg.Go(func() { f.Events, errs[2] = list[corev1.Event](ctx, l.Dynamic, eventsResource, ns, "type=Warning") })
+	}
+	wg.Wait()
+	return f, errors.Join(errs...)
 }
 
 // wantsEvents reports whether events would say more than rs: nothing
