@@ -102,8 +102,11 @@ func Start(t testing.TB, name string) *Engine {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if e := started[name]; e != nil {
-		return e.engine
+	if r := started[name]; r != nil {
+		if r.err != nil {
+			unavailable(t, "%s: %v", name, r.err)
+		}
+		return r.engine
 	}
 	if os.Geteuid() != 0 {
 		unavailable(t, "real-engine tests need root (apt-get, rootful podman, dockerd); this process runs as uid %d", os.Geteuid())
@@ -111,19 +114,15 @@ func Start(t testing.TB, name string) *Engine {
 	if err := install(t); err != nil {
 		unavailable(t, "%v", err)
 	}
-	var (
-		r   *running
-		err error
-	)
-	switch name {
-	case Podman:
-		r, err = startPodman()
-	case Docker:
-		r, err = startDocker()
+	start := startPodman
+	if name == Docker {
+		start = startDocker
 	}
+	r, err := start()
 	if err != nil {
 		unavailable(t, "%s: %v", name, err)
 	}
+	started[name] = r
 	// Without enginetest.Main the engine lives as long as this test.
 	if !managed {
 		t.Cleanup(func() {
@@ -135,12 +134,13 @@ func Start(t testing.TB, name string) *Engine {
 			}
 		})
 	}
-	started[name] = r
 	if err := r.sweep(); err != nil {
-		unavailable(t, "%s: removing what killed test runs left: %v", name, err)
+		r.err = fmt.Errorf("removing what killed test runs left: %v", err)
+		unavailable(t, "%s: %v", name, r.err)
 	}
 	img, err := loadNodeImage(t, r.engine)
 	if err != nil {
+		r.err = err
 		unavailable(t, "%s: %v", name, err)
 	}
 	r.engine.NodeImage = img
@@ -179,6 +179,9 @@ type running struct {
 	// stop deletes what this process left in the engine (clusters named
 	// by ClusterName, its network) and stops what it started.
 	stop func() error
+	// err is why the engine could not be made ready; later tests fail
+	// (or skip) with it too.
+	err error
 }
 
 func unavailable(t testing.TB, format string, args ...any) {

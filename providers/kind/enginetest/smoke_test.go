@@ -70,7 +70,7 @@ func smoke(t *testing.T, engine string, nodes int) {
 	start := time.Now()
 	// Retained on failure so the logs below can be read; the cleanup
 	// above deletes it either way.
-	err := provider.Create(name, cluster.CreateWithV1Alpha4Config(cfg), cluster.CreateWithNodeImage(e.NodeImage),
+	err := provider.Create(name, cluster.CreateWithV1Alpha4Config(cfg),
 		cluster.CreateWithWaitForReady(4*time.Minute), cluster.CreateWithKubeconfigPath(kubeconfig),
 		cluster.CreateWithRetain(true), cluster.CreateWithDisplayUsage(false), cluster.CreateWithDisplaySalutation(false))
 	if err != nil {
@@ -92,6 +92,7 @@ func smoke(t *testing.T, engine string, nodes int) {
 	if nodes > 1 {
 		c.acrossNodes()
 	}
+	c.nothingPulled()
 	t.Logf("checks: %s", time.Since(checks).Round(100*time.Millisecond))
 }
 
@@ -278,6 +279,23 @@ func (c *clusterCheck) acrossNodes() {
 	logs, err := c.cs.CoreV1().Pods("smoke").GetLogs("server", &corev1.PodLogOptions{}).DoRaw(c.ctx)
 	if err != nil || !strings.Contains(string(logs), cl.Status.PodIP+" - - ") {
 		c.t.Fatalf("pod server's log %q (err %v) does not show the request from %s: traffic between pods was translated", logs, err, cl.Status.PodIP)
+	}
+}
+
+// nothingPulled: every image came preloaded. kubelet records a Pulling
+// event only when it pulls; crictl (which kind load uses) lists the
+// images on the node.
+func (c *clusterCheck) nothingPulled() {
+	evs, err := c.cs.CoreV1().Events("").List(c.ctx, metav1.ListOptions{FieldSelector: "reason=Pulling"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, ev := range evs.Items {
+		c.t.Errorf("%s/%s: %s: the node image should have it preloaded", ev.InvolvedObject.Namespace, ev.InvolvedObject.Name, ev.Message)
+	}
+	out, err := run(c.engine, time.Minute, "exec", c.name+"-control-plane", "crictl", "images")
+	if err != nil || !strings.Contains(out, "docker.io/library/nginx") || !strings.Contains(out, "registry.k8s.io/kube-apiserver") {
+		c.t.Errorf("crictl images on the control plane: %v\n%s", err, out)
 	}
 }
 
