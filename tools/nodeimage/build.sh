@@ -391,6 +391,10 @@ for e in "${stale[@]}"; do
   # The replaced image goes unless a node container still runs it.
   if [[ -n "$old" ]]; then "$e" image rm "$old" >/dev/null 2>&1 || true; fi
 done
-[[ ${#engines[@]} -gt 0 ]] || say "no container engine answers (podman, docker): built $out/image.tar only; load it with \`docker load -i\` or \`podman load -i\`"
+if [[ ${#engines[@]} -eq 0 ]]; then
+  why="no container engine answers (podman, docker)"
+  [[ -z "${LAB_NODE_IMAGE_ENGINES:-}" ]] || why="LAB_NODE_IMAGE_ENGINES=$LAB_NODE_IMAGE_ENGINES"
+  say "$why: built $out/image.tar only; load it with \`docker load -i\` or \`podman load -i\`"
+fi
 say "$image ready ($buildkey, $((SECONDS - start)) s)"
 echo "$image"

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"labs.dev/lab/providers/kind/enginetest"
 	"labs.dev/lab/providers/kind/host"
 	"labs.dev/lab/providers/simulated"
 )
@@ -28,7 +29,7 @@ import (
 type session struct {
 	t           *testing.T
 	dir         string
-	engine      *testEngine
+	engine      *enginetest.Engine
 	cli         string   // podman or docker
 	env         []string // KUBECONFIG, PATH with lab and kubectl, the engine's
 	kubectlPath string
@@ -41,7 +42,7 @@ func newSession(t *testing.T, cli string) *session {
 	if testing.Short() {
 		t.Skip("-short: no real container engine")
 	}
-	e := startEngine(t, cli)
+	e := enginetest.Start(t, cli)
 	if e.NodeImage != host.OfflineImage {
 		t.Fatalf("the harness loaded node image %s; lab looks for %s", e.NodeImage, host.OfflineImage)
 	}

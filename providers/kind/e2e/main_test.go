@@ -6,13 +6,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"labs.dev/lab/providers/kind/enginetest"
 )
 
 // binDir holds lab and lab-helm: $LAB_BIN_DIR when it has them (make
 // test builds them there), else a build of this tree.
 var binDir string
 
-// TestMain builds lab when it must.
+// TestMain builds lab when it must; enginetest stops the engines the
+// tests started.
 func TestMain(m *testing.M) {
 	code, err := run(m)
 	if err != nil {
@@ -26,7 +29,7 @@ func run(m *testing.M) (int, error) {
 	if d := os.Getenv("LAB_BIN_DIR"); d != "" {
 		if _, err := os.Stat(filepath.Join(d, "lab")); err == nil {
 			binDir = d
-			return m.Run(), nil
+			return enginetest.Main(m), nil
 		}
 	}
 	dir, err := os.MkdirTemp("", "lab-e2e-bin-")
@@ -40,5 +43,5 @@ func run(m *testing.M) (int, error) {
 		}
 	}
 	binDir = dir
-	return m.Run(), nil
+	return enginetest.Main(m), nil
 }
