@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -175,7 +176,12 @@ func timedOut(addr resource.Addr, timeout time.Duration, word string, objs []*ap
 			continue
 		}
 		for _, r := range reasons[i] {
-			lines = append(lines, r.String())
+			// Where the object is declared, after its name.
+			line := r.String()
+			if rest, ok := strings.CutPrefix(line, r.Object); ok && r.Object == objs[i].id.String() {
+				line = fmt.Sprintf("%s (%s)%s", r.Object, objs[i].doc(), rest)
+			}
+			lines = append(lines, line)
 		}
 	}
 	if first == nil {

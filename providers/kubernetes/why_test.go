@@ -124,7 +124,7 @@ func TestManifestWaitSaysWhyInsufficientCPU(t *testing.T) {
 	if !errors.As(err, &be) || be.Blocked.Group != "pods could not be scheduled (Insufficient cpu)" {
 		t.Fatalf("timeout error %v does not carry the reason", err)
 	}
-	want := "manifest.cpu: Deployment t-why-mf-cpu/fleet: 0 of 2 pods scheduled: 0/1 nodes are available: 1 Insufficient cpu — lower the pods' CPU requests or add nodes\n" +
+	want := "manifest.cpu: Deployment t-why-mf-cpu/fleet (document 1 (line 1)): 0 of 2 pods scheduled: 0/1 nodes are available: 1 Insufficient cpu — lower the pods' CPU requests or add nodes\n" +
 		"(not ready after the timeout of 2s; raise timeout, or set wait = false to not wait)"
 	if err.Error() != want {
 		t.Errorf("timeout error:\n%s\nwant:\n%s", err, want)
@@ -140,18 +140,18 @@ func TestManifestWaitSaysWhy(t *testing.T) {
 		{
 			name: "selector", ns: "t-why-mf-selector", reason: "FailedScheduling", text: "didn't match Pod's node affinity/selector",
 			content:    whyDeployment("1", "      nodeSelector: {disktype: ssd}\n"),
-			timeoutErr: "manifest.selector: Deployment t-why-mf-selector/fleet: 0 of 1 pods scheduled: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector — no node has the labels",
+			timeoutErr: "manifest.selector: Deployment t-why-mf-selector/fleet (document 1 (line 1)): 0 of 1 pods scheduled: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector — no node has the labels",
 		},
 		{
 			name: "quota", ns: "t-why-mf-quota", reason: "QuotaExceeded", text: "exceeded quota: pods",
 			quota:      "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: pods, namespace: t-why-mf-quota}\nspec: {hard: {pods: \"1\"}}\n",
 			content:    whyDeployment("3", ""),
-			timeoutErr: "manifest.quota: Deployment t-why-mf-quota/fleet: ReplicaSet fleet-",
+			timeoutErr: "manifest.quota: Deployment t-why-mf-quota/fleet (document 1 (line 1)): ReplicaSet fleet-",
 		},
 		{
 			name: "paused", ns: "t-why-mf-paused", reason: "Paused", text: "rollout paused",
 			content:    strings.Replace(whyDeployment("2", ""), "spec:\n  replicas", "spec:\n  paused: true\n  replicas", 1),
-			timeoutErr: "manifest.paused: Deployment t-why-mf-paused/fleet: rollout paused (spec.paused is true) — resume it: kubectl rollout resume deployment/fleet -n t-why-mf-paused\n",
+			timeoutErr: "manifest.paused: Deployment t-why-mf-paused/fleet (document 1 (line 1)): rollout paused (spec.paused is true) — resume it: kubectl rollout resume deployment/fleet -n t-why-mf-paused\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
