@@ -46,11 +46,14 @@ type clusterKind struct {
 	engine  func(backend string, log *slog.Logger) engine
 	answers func(ctx context.Context, backend string) bool
 	sim     simRuntime
+	// kube are the command's connections, whose client of a cluster
+	// this kind recreates must go.
+	kube *kube.Connections
 }
 
-// New returns the kind_cluster kind.
-func New() resource.Kind {
-	return &clusterKind{engine: newKindEngine, answers: answers, sim: realSim{}}
+// New returns the kind_cluster kind; k are the command's connections.
+func New(k *kube.Connections) resource.Kind {
+	return &clusterKind{engine: newKindEngine, answers: answers, sim: realSim{}, kube: k}
 }
 
 func (*clusterKind) Type() string        { return "kind_cluster" }
@@ -96,19 +99,10 @@ func (k *clusterKind) backendFor(ctx context.Context, env resource.Env, addr res
 // kubeconfigPath is where the context goes: kubeconfig_path (relative to
 // the lab file) or the default kubeconfig, like kind.
 func kubeconfigPath(env resource.Env, cfg config) string {
-	p := cfg.Kubeconfig
-	if p == "" {
+	if cfg.Kubeconfig == "" {
 		return simulated.DefaultKubeconfig()
 	}
-	if strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			p = filepath.Join(home, p[2:])
-		}
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(env.Dir, p)
-	}
-	return p
+	return kube.KubeconfigPath(env.Dir, cfg.Kubeconfig)
 }
 
 // Validate checks the arguments as Plan will, without a container engine.
@@ -343,13 +337,20 @@ func (k *clusterKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty
 		return cty.NilVal, fmt.Errorf("%s: unknown backend %q", req.Addr, backend)
 	}
 	// A recreated cluster has new certificates: drop any cached client.
-	kube.Forget(kube.Target{Kubeconfig: kubeconfig, Context: kctx})
+	k.forget(kube.Target{Kubeconfig: kubeconfig, Context: kctx})
 	return withComputed(req.Config, map[string]cty.Value{
 		"kubeconfig": cty.StringVal(kubeconfig),
 		"context":    cty.StringVal(kctx),
 		"endpoint":   cty.StringVal(endpoint),
 		"backend":    cty.StringVal(backend),
 	}), nil
+}
+
+// forget drops the command's client of t, if the kind has connections.
+func (k *clusterKind) forget(t kube.Target) {
+	if k.kube != nil {
+		k.kube.Forget(t)
+	}
 }
 
 func countRole(roles []string, role string) int {
@@ -369,7 +370,7 @@ func (k *clusterKind) Delete(ctx context.Context, req resource.DeleteRequest) er
 	}
 	kubeconfig := resource.StringAttr(req.Prior, "kubeconfig")
 	backend := resource.StringAttr(req.Prior, "backend")
-	defer kube.Forget(kube.Target{Kubeconfig: kubeconfig, Context: "kind-" + name})
+	defer k.forget(kube.Target{Kubeconfig: kubeconfig, Context: "kind-" + name})
 	switch backend {
 	case Docker, Podman:
 		e := k.engine(backend, req.Log)
