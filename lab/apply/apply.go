@@ -190,26 +190,32 @@ func (a *applier) removedWithCluster(addr resource.Addr, deleting map[resource.A
 }
 
 // clusterOf is the connection of the cluster the resource recorded in
-// state as sr was applied in, read from that cluster's state.
-func (a *applier) clusterOf(sr state.Resource) (resource.Connection, error) {
+// state as sr was applied in, read from that cluster's state; nil when
+// that cluster was deleted and took its contents with it.
+func (a *applier) clusterOf(sr state.Resource) (*resource.Connection, error) {
 	if sr.Cluster == nil {
-		return resource.Connection{}, nil
+		return &resource.Connection{}, nil
 	}
 	kind, err := a.kind(*sr.Cluster)
 	if err != nil {
-		return resource.Connection{}, err
+		return nil, err
 	}
-	var attrs cty.Value
-	if cs, ok := a.w.get(*sr.Cluster); ok {
-		if attrs, err = cs.Value(); err != nil {
-			return resource.Connection{}, fmt.Errorf("%s: state: %w", *sr.Cluster, err)
+	cs, ok := a.w.get(*sr.Cluster)
+	if !ok {
+		if _, removes := a.isCluster(*sr.Cluster); removes {
+			return nil, nil
 		}
+		return nil, fmt.Errorf("%s lives in %s, which is no longer in state, so lab cannot tell where to delete it from; bring the cluster back into the lab file and run lab up, or remove %s from %s by hand", sr.Addr, *sr.Cluster, sr.Addr, state.FileName)
+	}
+	attrs, err := cs.Value()
+	if err != nil {
+		return nil, fmt.Errorf("%s: state: %w", *sr.Cluster, err)
 	}
 	conn, ok := plan.ClusterConnection(a.opts.Env, kind, attrs)
 	if !ok {
-		return resource.Connection{}, fmt.Errorf("%s lives in %s, which state does not say how to reach (it is no longer recorded), so lab cannot tell where to delete it; bring the cluster back with lab up, or remove %s from %s by hand", sr.Addr, *sr.Cluster, sr.Addr, state.FileName)
+		return nil, fmt.Errorf("%s lives in %s, whose state does not say how to reach it, so lab cannot tell where to delete it from; run lab up to record the cluster again", sr.Addr, *sr.Cluster)
 	}
-	return conn, nil
+	return &conn, nil
 }
 
 func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bool) error {
@@ -232,12 +238,12 @@ func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bo
 		if err != nil {
 			return err
 		}
-		cluster, err := a.clusterOf(sr)
-		if err != nil {
+		in, err := a.clusterOf(sr)
+		if err != nil || in == nil {
 			return err
 		}
 		env := a.opts.Env
-		if err := kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: addr, Prior: prior, Cluster: cluster}); err != nil {
+		if err := kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: addr, Prior: prior, Cluster: *in}); err != nil {
 			return &plan.ResourceError{Addr: addr, Op: "delete", Err: err}
 		}
 		return nil
@@ -304,17 +310,15 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 		return fmt.Errorf("%s is in %s but not in the plan; make a new plan", r.Addr, a.cfg.File)
 	}
 	prior := cty.NilVal
-	priorCluster := resource.Connection{}
-	if sr, ok := a.w.get(r.Addr); ok {
+	sr, inState := a.w.get(r.Addr)
+	movedFrom := ""
+	if inState {
 		v, err := sr.Value()
 		if err != nil {
 			return fmt.Errorf("%s: state: %w", r.Addr, err)
 		}
 		prior = v
-		if priorCluster, err = a.clusterOf(sr); err != nil {
-			a.fail(err)
-			return err
-		}
+		movedFrom = plan.Moved(sr.Cluster, r.Cluster)
 	}
 	known := a.snapshot()
 	val, _, err := plan.Evaluate(a.cfg, r, known)
@@ -340,6 +344,9 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 			a.fail(err)
 			return err
 		}
+		if movedFrom != "" {
+			rc.Action, rc.Reason = resource.Replace, movedFrom
+		}
 		a.opts.Hook.PostRefresh(r.Addr, &plan.Change{Addr: r.Addr, Change: *rc}, nil)
 		change = rc
 	}
@@ -354,7 +361,7 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 	hook := a.opts.Hook
 	hook.PreApply(r.Addr, change.Action)
 	start := time.Now()
-	attrs, err := a.applyOne(ctx, r, val, prior, change, cluster, priorCluster)
+	attrs, err := a.applyOne(ctx, r, val, prior, sr, change, cluster)
 	moved := a.movedHere(r.Addr)
 	if err == nil {
 		err = a.w.commit(func(st *state.State) {
@@ -387,13 +394,20 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 	return nil
 }
 
-// applyOne carries out change in cluster; a Replace deletes prior from
-// priorCluster, the one it was applied in, first.
-func (a *applier) applyOne(ctx context.Context, r *config.Resource, val, prior cty.Value, change *resource.Change, cluster, priorCluster resource.Connection) (cty.Value, error) {
+// applyOne carries out change in cluster; a Replace first deletes prior
+// (recorded as sr) from the cluster it was applied in, unless that
+// cluster is gone and took it along.
+func (a *applier) applyOne(ctx context.Context, r *config.Resource, val, prior cty.Value, sr state.Resource, change *resource.Change, cluster resource.Connection) (cty.Value, error) {
 	env := a.opts.Env
 	if change.Action == resource.Replace && prior != cty.NilVal {
-		if err := r.Kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: r.Addr, Prior: prior, Cluster: priorCluster}); err != nil {
+		in, err := a.clusterOf(sr)
+		if err != nil {
 			return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: "replace (delete)", Err: err}
+		}
+		if in != nil {
+			if err := r.Kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: r.Addr, Prior: prior, Cluster: *in}); err != nil {
+				return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: "replace (delete)", Err: err}
+			}
 		}
 		if err := a.w.commit(func(st *state.State) { st.Remove(r.Addr) }); err != nil {
 			return cty.NilVal, err

@@ -315,3 +315,55 @@ resource "app" "a" {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// A block that moves to another cluster is deleted from the one it was
+// applied in and created in the other; when the old cluster goes in the
+// same run, what was in it went with it.
+func TestMoveToAnotherCluster(t *testing.T) {
+	f := newFixture(t)
+	clusters := `
+resource "sandbox" "one" {
+  value = "one"
+}
+resource "sandbox" "two" {
+  value = "two"
+}
+`
+	f.apply(f.load(clusters+`
+resource "app" "a" {
+  value   = "x"
+  cluster = sandbox.one
+}
+`), false)
+	cfg := f.load(clusters + `
+resource "app" "a" {
+  value   = "x"
+  cluster = sandbox.two
+}
+`)
+	p, _ := f.plan(cfg)
+	if c := p.Change(appA); c.Action != resource.Replace || c.Reason != "moved from cluster sandbox.one to sandbox.two: it is deleted from the one and created in the other" {
+		t.Errorf("app.a = %+v, want a replace that says it moves", c)
+	}
+	f.w.log = nil
+	f.apply(cfg, false)
+	if want := []string{"delete app.a in ctx-one", "apply app.a in ctx-two"}; !slices.Equal(f.w.log, want) {
+		t.Errorf("move did %v, want %v", f.w.log, want)
+	}
+
+	cfg = f.load(`
+resource "sandbox" "one" {
+  value = "one"
+}
+resource "app" "a" {
+  value   = "x"
+  cluster = sandbox.one
+}
+`)
+	f.w.log = nil
+	f.apply(cfg, false)
+	slices.Sort(f.w.log)
+	if want := []string{"apply app.a in ctx-one", "delete sandbox.two"}; !slices.Equal(f.w.log, want) {
+		t.Errorf("moving out of a cluster that goes did %v, want %v", f.w.log, want)
+	}
+}

@@ -344,18 +344,23 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 	c.Sensitive = sensitive
 	prior := cty.NilVal
 	tainted := false
+	moved := ""
 	if sr, ok := pl.st.Get(r.Addr); ok {
 		prior, err = sr.Value()
 		if err != nil {
 			return nil, cty.NilVal, fmt.Errorf("%s: state: %w", r.Addr, err)
 		}
 		tainted = sr.Status == state.StatusTainted
+		moved = Moved(sr.Cluster, r.Cluster)
 	}
 	if !val.IsWhollyKnown() || !clusterKnown {
 		c.Deferred = true
-		if prior == cty.NilVal {
+		switch {
+		case prior == cty.NilVal:
 			c.Action = resource.Create
-		} else {
+		case moved != "":
+			c.Action, c.Reason = resource.Replace, moved
+		default:
 			c.Action = resource.Update
 			c.Reason = "depends on values known only after apply"
 		}
@@ -394,6 +399,9 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 	if tainted && c.Action != resource.Create {
 		c.Action = resource.Replace
 		c.Reason = "the last apply failed midway (tainted); it will be recreated"
+	}
+	if moved != "" {
+		c.Action, c.Reason = resource.Replace, moved
 	}
 	redact(c, pl.secrets)
 	return c, Planned(r.Kind, val, prior, c.Action), nil
@@ -451,6 +459,15 @@ func ClusterOf(cfg *config.Config, r *config.Resource, env resource.Env, known m
 		return resource.Connection{}, false
 	}
 	return ClusterConnection(env, c.Kind, known[c.Addr])
+}
+
+// Moved says why a resource recorded as living in cluster from is
+// replaced when its block now lives in to; "" when it stays.
+func Moved(from, to *resource.Addr) string {
+	if from == nil || to == nil || *from == *to {
+		return ""
+	}
+	return fmt.Sprintf("moved from cluster %s to %s: it is deleted from the one and created in the other", *from, *to)
 }
 
 // ClusterConnection reads the connection of a cluster of kind from its
