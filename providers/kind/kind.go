@@ -552,12 +552,35 @@ func (k *clusterKind) create(ctx context.Context, req resource.ApplyRequest, cfg
 	if err := os.WriteFile(mark, []byte(fmt.Sprintf("lab (pid %d) creating kind cluster %s on %s since %s\n", os.Getpid(), cfg.Name, backend, time.Now().Format(time.RFC3339))), 0o644); err != nil {
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}
+	since := time.Now()
 	err := e.Create(cfg.Name, cfg.kindConfig(img.Ref, p.CgroupV1), cfg.Wait, kubeconfig)
 	// kind deletes what a failed create made: only a killed run leaves
 	// nodes behind, and then the mark stays.
 	_ = os.Remove(mark)
 	if err != nil {
 		return fmt.Errorf("%s: kind could not create cluster %s on %s: %w", req.Addr, cfg.Name, backend, err)
+	}
+	// kind waits for the control-plane node only; the lesson's first
+	// `kubectl get pods -n kube-system` expects every pod 1/1.
+	return k.waitNodes(ctx, req, cfg, e, kubeconfig, since)
+}
+
+// waitNodes waits until every node of the cluster and the kube-system
+// pods on them are Ready, with containers started since.
+func (k *clusterKind) waitNodes(ctx context.Context, req resource.ApplyRequest, cfg config, e engine, kubeconfig string, since time.Time) error {
+	all, err := e.Nodes(ctx, cfg.Name)
+	if err != nil {
+		return fmt.Errorf("%s: inspect the node containers of kind cluster %s: %w", req.Addr, cfg.Name, err)
+	}
+	var nodes []string
+	for _, n := range all {
+		if n.Role != "external-load-balancer" {
+			nodes = append(nodes, n.Name)
+		}
+	}
+	progress(req.Env, req.Addr, fmt.Sprintf("Waiting up to %s for node(s) %s and kube-system to be ready", cfg.Wait, strings.Join(nodes, ", ")))
+	if err := k.ready(ctx, kubeconfig, "kind-"+cfg.Name, nodes, since, cfg.Wait); err != nil {
+		return fmt.Errorf("%s: kind cluster %s was made, but it is %w; `kubectl get pods -n kube-system` shows what is wrong, `lab up` waits again", req.Addr, cfg.Name, err)
 	}
 	return nil
 }
