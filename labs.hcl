@@ -19,52 +19,37 @@ variable "fleet_replicas" {
   default     = 2
 }
 
+# The workshop's cluster. Every namespace and release below lives in it:
+# a lab file with one cluster says so once.
 resource "kind_cluster" "kind" {
   name    = "kind"
   runtime = var.runtime
 }
 
-locals {
-  cluster = {
-    kubeconfig = kind_cluster.kind.kubeconfig
-    context    = kind_cluster.kind.context
-  }
-}
-
 resource "namespace" "dev" {
-  name       = "dev"
-  kubeconfig = local.cluster.kubeconfig
-  context    = local.cluster.context
+  name = "dev"
 }
 
 resource "namespace" "staging" {
-  name       = "staging"
-  kubeconfig = local.cluster.kubeconfig
-  context    = local.cluster.context
+  name = "staging"
 }
 
 resource "namespace" "test" {
-  name       = "test"
-  kubeconfig = local.cluster.kubeconfig
-  context    = local.cluster.context
+  name = "test"
 }
 
 resource "helm_release" "fleet_staging" {
-  name       = "fleet"
-  chart      = "charts/fleet"
-  namespace  = namespace.staging.name
-  values     = { replicas = var.fleet_replicas }
-  kubeconfig = local.cluster.kubeconfig
-  context    = local.cluster.context
+  name      = "fleet"
+  chart     = "charts/fleet"
+  namespace = namespace.staging.name
+  values    = { replicas = var.fleet_replicas }
 }
 
 resource "helm_release" "fleet_test" {
-  name       = "fleet"
-  chart      = "charts/fleet"
-  namespace  = namespace.test.name
-  values     = { replicas = var.fleet_replicas }
-  kubeconfig = local.cluster.kubeconfig
-  context    = local.cluster.context
+  name      = "fleet"
+  chart     = "charts/fleet"
+  namespace = namespace.test.name
+  values    = { replicas = var.fleet_replicas }
 }
 
 output "context" {

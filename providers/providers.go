@@ -2,23 +2,34 @@
 // new package under providers/ and one line here.
 package providers
 
-import "labs.dev/lab/lab/resource"
+import (
+	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/helm"
+	"labs.dev/lab/providers/kind"
+	"labs.dev/lab/providers/kube"
+	"labs.dev/lab/providers/kubernetes"
+)
 
-import "labs.dev/lab/providers/kubernetes"
+// Config is what the kinds of one command share.
+type Config struct {
+	// Kube are the command's connections to clusters: one client per
+	// cluster, shared by every kind that talks to one.
+	Kube *kube.Connections
+}
 
-import "labs.dev/lab/providers/helm"
-
-import "labs.dev/lab/providers/kind"
-
-// Kinds returns every resource kind by its block type.
-func Kinds() map[string]resource.Kind {
+// Kinds returns every resource kind by its block type, built for one
+// command.
+func Kinds(cfg Config) map[string]resource.Kind {
+	if cfg.Kube == nil {
+		cfg.Kube = kube.NewConnections()
+	}
 	kinds := map[string]resource.Kind{}
 	for _, k := range []resource.Kind{
-		// one entry per kind, e.g. kind.New(), kubernetes.Namespace(), ...
-		kubernetes.Namespace(),
-		kubernetes.Manifest(),
+		// one entry per kind, e.g. kind.New(cfg.Kube), kubernetes.Namespace(cfg.Kube), ...
+		kubernetes.Namespace(cfg.Kube),
+		kubernetes.Manifest(cfg.Kube),
 		helm.Release(),
-		kind.New(),
+		kind.New(cfg.Kube),
 	} {
 		kinds[k.Type()] = k
 	}

@@ -22,7 +22,6 @@ import (
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/state"
 	"labs.dev/lab/lab/ui"
-	"labs.dev/lab/providers"
 )
 
 // engineFlags are the flags of commands that plan or apply.
@@ -206,7 +205,7 @@ func (s *session) applyPlan(ctx context.Context, p *plan.Plan) error {
 	opts := s.opts
 	hook, finish := s.hook(total)
 	opts.Hook = hook
-	res, err := apply.Apply(ctx, s.cfg, s.st, s.statePath, p, providers.Kinds(), opts)
+	res, err := apply.Apply(ctx, s.cfg, s.st, s.statePath, p, s.a.kinds, opts)
 	finish()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return s.explain(err)

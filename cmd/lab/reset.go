@@ -60,13 +60,14 @@ func (a *app) resetOptions(cfg *config.Config, dryRun bool) reset.Options {
 	return reset.Options{Owner: resource.NewOwner(cfg.File), HelmReleases: helmReleases(cfg, a.known), DryRun: dryRun}
 }
 
-// helmReleases are the lab file's helm_release names and namespaces ("" when
-// not applied yet), so reset keeps their objects and storage.
+// helmReleases are the lab file's helm release names and namespaces (""
+// when not applied yet), so reset keeps their objects and storage.
 func helmReleases(cfg *config.Config, known map[resource.Addr]cty.Value) map[string]string {
 	out := map[string]string{}
 	ctx, _ := cfg.EvalContext(known)
 	for _, r := range cfg.Resources {
-		if r.Addr.Type != "helm_release" {
+		hr, ok := r.Kind.(resource.HelmRelease)
+		if !ok {
 			continue
 		}
 		v, diags := r.Decode(ctx)
@@ -74,8 +75,8 @@ func helmReleases(cfg *config.Config, known map[resource.Addr]cty.Value) map[str
 			continue
 		}
 		v, _ = v.UnmarkDeep()
-		if name := resource.StringAttr(v, "name"); name != "" {
-			out[name] = resource.StringAttr(v, "namespace")
+		if name, ns := hr.Release(v); name != "" {
+			out[name] = ns
 		}
 	}
 	return out

@@ -20,6 +20,7 @@ import (
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers"
+	"labs.dev/lab/providers/kube"
 )
 
 // Exit codes, documented in README.md.
@@ -72,12 +73,18 @@ type app struct {
 	// read the cluster without planning (verify, reset).
 	known map[resource.Addr]cty.Value
 
+	// kube are this command's connections to clusters, and kinds the
+	// resource kinds built on them: one client per cluster per command.
+	kube  *kube.Connections
+	kinds map[string]resource.Kind
+
 	// signal is the signal that cancelled the command, if any.
 	signal os.Signal
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, doc: stdout}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, doc: stdout, kube: kube.NewConnections()}
+	a.kinds = providers.Kinds(providers.Config{Kube: a.kube})
 	root := a.rootCmd()
 	root.SetArgs(terraformStyle(root, args))
 	root.SetIn(stdin)
@@ -205,7 +212,7 @@ func (a *app) varFlags(f *pflag.FlagSet) {
 
 // load reads the lab file and prints every diagnostic at once.
 func (a *app) load() (*config.Config, error) {
-	cfg, diags := config.Load(a.file, config.Options{Kinds: providers.Kinds(), Vars: a.vars, VarFiles: a.varFiles})
+	cfg, diags := config.Load(a.file, config.Options{Kinds: a.kinds, Vars: a.vars, VarFiles: a.varFiles})
 	if len(diags) > 0 {
 		a.writeDiags(cfg, diags, nil)
 	}

@@ -24,37 +24,7 @@ func stateValues(cfg *config.Config) map[resource.Addr]cty.Value {
 }
 
 // clusterTarget is the cluster that commands without a resource of their
-// own (verify, reset) talk to: the lab file's kind_cluster as recorded in
-// state, else as declared (context kind-<name>), else the first
-// kubeconfig/context a resource names, else the current context of the
-// default kubeconfig.
+// own (verify, reset) talk to (config.Connection).
 func (a *app) clusterTarget(cfg *config.Config, known map[resource.Addr]cty.Value) kube.Target {
-	ctx, _ := cfg.EvalContext(known)
-	var fallback *kube.Target
-	for _, r := range cfg.Resources {
-		if r.Addr.Type == "kind_cluster" {
-			if v := known[r.Addr]; resource.StringAttr(v, "context") != "" {
-				return kube.Target{Kubeconfig: resource.StringAttr(v, "kubeconfig"), Context: resource.StringAttr(v, "context")}
-			}
-		}
-		v, diags := r.Decode(ctx)
-		if diags.HasErrors() {
-			continue
-		}
-		v, _ = v.UnmarkDeep()
-		if r.Addr.Type == "kind_cluster" {
-			if name := resource.StringAttr(v, "name"); name != "" {
-				return kube.Target{Kubeconfig: resource.StringAttr(v, "kubeconfig_path"), Context: "kind-" + name}
-			}
-		}
-		if fallback == nil {
-			if t := kube.TargetOf(v); t != (kube.Target{}) {
-				fallback = &t
-			}
-		}
-	}
-	if fallback != nil {
-		return *fallback
-	}
-	return kube.Target{}
+	return kube.Target(cfg.Connection(known))
 }

@@ -106,8 +106,8 @@ func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
 // a learner runs to check work: a cluster that is down should be said so
 // in seconds, not after the retries that ride out a restart mid-apply.
 func (a *app) connectReadOnly(cfg *config.Config) (*kube.Client, error) {
-	kube.RetryFor = readOnlyRetry
-	return kube.Connect(a.clusterTarget(cfg, a.known))
+	a.kube.RetryFor = readOnlyRetry
+	return a.kube.Connect(a.clusterTarget(cfg, a.known))
 }
 
 // readOnlyRetry is how long verify, test and reset retry an API server

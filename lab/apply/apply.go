@@ -142,15 +142,29 @@ func (a *applier) deletes(ctx context.Context) error {
 	err := g.Reverse().Walk(ctx, a.opts.Parallelism, func(ctx context.Context, addr resource.Addr) error {
 		ctx, done := inFlight(ctx)
 		defer done()
-		return a.delete(ctx, addr, removedWithCluster(addr, deleting))
+		return a.delete(ctx, addr, a.removedWithCluster(addr, deleting))
 	})
 	return a.walkResult(err)
 }
 
-// removedWithCluster reports whether addr lives in a kind_cluster that is
-// deleted in the same run: deleting the cluster removes it, and waiting
-// for a namespace to finalize first would only make `lab down` slow.
-func removedWithCluster(addr resource.Addr, deleting map[resource.Addr]*plan.Change) bool {
+// isCluster reports whether addr is a cluster others live in, and
+// whether deleting it removes what lives in it.
+func (a *applier) isCluster(addr resource.Addr) (cluster, removesContents bool) {
+	kind, err := a.kind(addr)
+	if err != nil {
+		return false, false
+	}
+	c, ok := kind.(resource.Cluster)
+	return ok, ok && c.RemovesContents()
+}
+
+// removedWithCluster reports whether addr lives in a cluster that is
+// deleted in the same run and takes its contents with it: waiting for a
+// namespace to finalize first would only make `lab down` slow.
+func (a *applier) removedWithCluster(addr resource.Addr, deleting map[resource.Addr]*plan.Change) bool {
+	if cluster, _ := a.isCluster(addr); cluster {
+		return false
+	}
 	seen := map[resource.Addr]bool{}
 	var walk func(resource.Addr) bool
 	walk = func(x resource.Addr) bool {
@@ -163,7 +177,7 @@ func removedWithCluster(addr resource.Addr, deleting map[resource.Addr]*plan.Cha
 			return false
 		}
 		for _, d := range c.Deps {
-			if d.Type == plan.ClusterType && deleting[d] != nil {
+			if _, removes := a.isCluster(d); removes && deleting[d] != nil {
 				return true
 			}
 			if walk(d) {
@@ -172,7 +186,36 @@ func removedWithCluster(addr resource.Addr, deleting map[resource.Addr]*plan.Cha
 		}
 		return false
 	}
-	return addr.Type != plan.ClusterType && walk(addr)
+	return walk(addr)
+}
+
+// clusterOf is the connection of the cluster the resource recorded in
+// state as sr was applied in, read from that cluster's state; nil when
+// that cluster was deleted and took its contents with it.
+func (a *applier) clusterOf(sr state.Resource) (*resource.Connection, error) {
+	if sr.Cluster == nil {
+		return &resource.Connection{}, nil
+	}
+	kind, err := a.kind(*sr.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	cs, ok := a.w.get(*sr.Cluster)
+	if !ok {
+		if _, removes := a.isCluster(*sr.Cluster); removes {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s lives in %s, which is no longer in state, so lab cannot tell where to delete it from; bring the cluster back into the lab file and run lab up, or remove %s from %s by hand", sr.Addr, *sr.Cluster, sr.Addr, state.FileName)
+	}
+	attrs, err := cs.Value()
+	if err != nil {
+		return nil, fmt.Errorf("%s: state: %w", *sr.Cluster, err)
+	}
+	conn, ok := plan.ClusterConnection(a.opts.Env, kind, attrs)
+	if !ok {
+		return nil, fmt.Errorf("%s lives in %s, whose state does not say how to reach it, so lab cannot tell where to delete it from; run lab up to record the cluster again", sr.Addr, *sr.Cluster)
+	}
+	return &conn, nil
 }
 
 func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bool) error {
@@ -195,8 +238,12 @@ func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bo
 		if err != nil {
 			return err
 		}
+		in, err := a.clusterOf(sr)
+		if err != nil || in == nil {
+			return err
+		}
 		env := a.opts.Env
-		if err := kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: addr, Prior: prior}); err != nil {
+		if err := kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: addr, Prior: prior, Cluster: *in}); err != nil {
 			return &plan.ResourceError{Addr: addr, Op: "delete", Err: err}
 		}
 		return nil
@@ -263,15 +310,25 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 		return fmt.Errorf("%s is in %s but not in the plan; make a new plan", r.Addr, a.cfg.File)
 	}
 	prior := cty.NilVal
-	if sr, ok := a.w.get(r.Addr); ok {
+	sr, inState := a.w.get(r.Addr)
+	movedFrom := ""
+	if inState {
 		v, err := sr.Value()
 		if err != nil {
 			return fmt.Errorf("%s: state: %w", r.Addr, err)
 		}
 		prior = v
+		movedFrom = plan.Moved(sr.Cluster, r.Cluster)
 	}
-	val, _, err := plan.Evaluate(a.cfg, r, a.snapshot())
+	known := a.snapshot()
+	val, _, err := plan.Evaluate(a.cfg, r, known)
 	if err != nil {
+		a.fail(err)
+		return err
+	}
+	cluster, ok := plan.ClusterOf(a.cfg, r, a.opts.Env, known)
+	if !ok {
+		err := fmt.Errorf("%s: the connection of its cluster %s is not known after that was applied (a bug in its kind)", r.Addr, r.Cluster)
 		a.fail(err)
 		return err
 	}
@@ -280,12 +337,15 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 		// Planned before its dependencies existed: plan again now that
 		// every value it needs is known.
 		a.opts.Hook.PreRefresh(r.Addr)
-		rc, err := r.Kind.Plan(ctx, resource.PlanRequest{Env: a.opts.Env, Addr: r.Addr, Config: val, Prior: prior})
+		rc, err := r.Kind.Plan(ctx, resource.PlanRequest{Env: a.opts.Env, Addr: r.Addr, Config: val, Prior: prior, Cluster: cluster})
 		if err != nil {
 			err = &plan.ResourceError{Addr: r.Addr, Op: "refresh", Err: err}
 			a.opts.Hook.PostRefresh(r.Addr, nil, err)
 			a.fail(err)
 			return err
+		}
+		if movedFrom != "" {
+			rc.Action, rc.Reason = resource.Replace, movedFrom
 		}
 		a.opts.Hook.PostRefresh(r.Addr, &plan.Change{Addr: r.Addr, Change: *rc}, nil)
 		change = rc
@@ -301,13 +361,16 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 	hook := a.opts.Hook
 	hook.PreApply(r.Addr, change.Action)
 	start := time.Now()
-	attrs, err := a.applyOne(ctx, r, val, prior, change)
+	attrs, err := a.applyOne(ctx, r, val, prior, sr, change, cluster)
 	moved := a.movedHere(r.Addr)
 	if err == nil {
 		err = a.w.commit(func(st *state.State) {
 			if serr := st.SetValue(r.Addr, attrs, r.Deps); serr != nil {
 				err = serr
 				return
+			}
+			if sr, ok := st.Get(r.Addr); ok {
+				sr.Cluster = r.Cluster
 			}
 			for _, old := range moved {
 				st.Remove(old)
@@ -331,18 +394,27 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 	return nil
 }
 
-func (a *applier) applyOne(ctx context.Context, r *config.Resource, val, prior cty.Value, change *resource.Change) (cty.Value, error) {
+// applyOne carries out change in cluster; a Replace first deletes prior
+// (recorded as sr) from the cluster it was applied in, unless that
+// cluster is gone and took it along.
+func (a *applier) applyOne(ctx context.Context, r *config.Resource, val, prior cty.Value, sr state.Resource, change *resource.Change, cluster resource.Connection) (cty.Value, error) {
 	env := a.opts.Env
 	if change.Action == resource.Replace && prior != cty.NilVal {
-		if err := r.Kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: r.Addr, Prior: prior}); err != nil {
+		in, err := a.clusterOf(sr)
+		if err != nil {
 			return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: "replace (delete)", Err: err}
+		}
+		if in != nil {
+			if err := r.Kind.Delete(ctx, resource.DeleteRequest{Env: env, Addr: r.Addr, Prior: prior, Cluster: *in}); err != nil {
+				return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: "replace (delete)", Err: err}
+			}
 		}
 		if err := a.w.commit(func(st *state.State) { st.Remove(r.Addr) }); err != nil {
 			return cty.NilVal, err
 		}
 		prior = cty.NilVal
 	}
-	attrs, err := r.Kind.Apply(ctx, resource.ApplyRequest{Env: env, Addr: r.Addr, Config: val, Prior: prior, Change: change})
+	attrs, err := r.Kind.Apply(ctx, resource.ApplyRequest{Env: env, Addr: r.Addr, Config: val, Prior: prior, Change: change, Cluster: cluster})
 	if err != nil {
 		return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: string(change.Action), Err: err}
 	}

@@ -109,7 +109,10 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	w := &world{objects: map[string]string{}, fail: map[string]bool{}, hold: map[string]chan struct{}{}, started: make(chan string, 10), ctxErr: map[string]error{}}
 	return &fixture{t: t, dir: t.TempDir(), w: w, kinds: map[string]resource.Kind{
-		"thing": memKind{"thing", w}, "kind_cluster": memKind{"kind_cluster", w},
+		"thing":    memKind{"thing", w},
+		"sandbox":  memCluster{memKind{"sandbox", w}, true},
+		"existing": memCluster{memKind{"existing", w}, false},
+		"app":      memApp{w},
 	}}
 }
 
@@ -163,11 +166,11 @@ func (f *fixture) apply(cfg *config.Config, destroy bool) *Result {
 }
 
 const lab = `
-resource "kind_cluster" "c" {
+resource "sandbox" "c" {
   value = "cluster"
 }
 resource "thing" "a" {
-  value = "a-${kind_cluster.c.id}"
+  value = "a-${sandbox.c.id}"
 }
 resource "thing" "b" {
   value = "b-${thing.a.value}"
@@ -185,7 +188,7 @@ func TestApplyCreatesInOrderAndConverges(t *testing.T) {
 	if res.Err() != nil || res.Done[resource.Create] != 3 {
 		t.Fatalf("result %+v", res)
 	}
-	if want := []string{"apply kind_cluster.c", "apply thing.a", "apply thing.b"}; !slices.Equal(f.w.log, want) {
+	if want := []string{"apply sandbox.c", "apply thing.a", "apply thing.b"}; !slices.Equal(f.w.log, want) {
 		t.Errorf("order %v, want %v", f.w.log, want)
 	}
 	if f.w.objects["thing.b"] != "b-a-id-c" {
@@ -219,10 +222,10 @@ func TestNothingRefreshesThroughAClusterApplyMustRepair(t *testing.T) {
 	f.apply(cfg, false)
 	// The cluster drifted (say, stopped by a reboot): what lives in it
 	// cannot answer until apply has repaired it.
-	f.w.objects["kind_cluster.c"] = "stopped"
+	f.w.objects["sandbox.c"] = "stopped"
 	f.w.refreshed = nil
 	p, _ := f.plan(cfg)
-	if got := p.Change(resource.Addr{Type: "kind_cluster", Name: "c"}); got.Action != resource.Update {
+	if got := p.Change(resource.Addr{Type: "sandbox", Name: "c"}); got.Action != resource.Update {
 		t.Fatalf("cluster change %+v", got)
 	}
 	for _, n := range []string{"a", "b"} {
@@ -231,7 +234,7 @@ func TestNothingRefreshesThroughAClusterApplyMustRepair(t *testing.T) {
 			t.Errorf("thing.%s = %+v, want a deferred update", n, c)
 		}
 	}
-	if !slices.Equal(f.w.refreshed, []string{"kind_cluster.c"}) {
+	if !slices.Equal(f.w.refreshed, []string{"sandbox.c"}) {
 		t.Errorf("refreshed %v, want only the cluster", f.w.refreshed)
 	}
 	f.apply(cfg, false)
@@ -244,7 +247,7 @@ func TestRemovedFromConfigIsDeleted(t *testing.T) {
 	f := newFixture(t)
 	f.apply(f.load(lab), false)
 	cfg := f.load(`
-resource "kind_cluster" "c" {
+resource "sandbox" "c" {
   value = "cluster"
 }
 `)
@@ -268,7 +271,7 @@ func TestDestroySkipsWhatGoesWithTheCluster(t *testing.T) {
 	if res.Done[resource.Delete] != 3 {
 		t.Errorf("destroyed %d, want 3", res.Done[resource.Delete])
 	}
-	if want := []string{"delete kind_cluster.c"}; !slices.Equal(f.w.log, want) {
+	if want := []string{"delete sandbox.c"}; !slices.Equal(f.w.log, want) {
 		t.Errorf("deletes %v, want only the cluster's (its contents go with it)", f.w.log)
 	}
 	st, _ := state.Load(f.statePath())
@@ -290,7 +293,7 @@ func TestFailureSkipsDependentsAndKeepsState(t *testing.T) {
 		t.Fatalf("failed %v skipped %v", res.Failed, res.Skipped)
 	}
 	st, _ = state.Load(f.statePath())
-	if _, ok := st.Get(resource.Addr{Type: "kind_cluster", Name: "c"}); !ok {
+	if _, ok := st.Get(resource.Addr{Type: "sandbox", Name: "c"}); !ok {
 		t.Error("the cluster applied before the failure is not in state")
 	}
 	f.w.fail["thing.a"] = false
@@ -298,7 +301,7 @@ func TestFailureSkipsDependentsAndKeepsState(t *testing.T) {
 	if p, _ := f.plan(cfg); p.HasChanges() {
 		t.Error("the run after the failure did not converge")
 	}
-	if n := countPrefix(f.w.log, "apply kind_cluster.c"); n != 1 {
+	if n := countPrefix(f.w.log, "apply sandbox.c"); n != 1 {
 		t.Errorf("cluster applied %d times, want once", n)
 	}
 }
@@ -345,7 +348,7 @@ func TestInterruptFinishesInFlightAndStartsNothing(t *testing.T) {
 	f := newFixture(t)
 	cfg := f.load(lab)
 	release := make(chan struct{})
-	f.w.hold["kind_cluster.c"] = release
+	f.w.hold["sandbox.c"] = release
 	p, st := f.plan(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	type out struct {
@@ -364,7 +367,7 @@ func TestInterruptFinishesInFlightAndStartsNothing(t *testing.T) {
 	if !errors.Is(o.err, context.Canceled) {
 		t.Fatalf("Apply returned %v, want context.Canceled", o.err)
 	}
-	if err := f.w.ctxErr["kind_cluster.c"]; err != nil {
+	if err := f.w.ctxErr["sandbox.c"]; err != nil {
 		t.Errorf("the call in flight saw its context end (%v); it should have been let finish", err)
 	}
 	if o.res.Done[resource.Create] != 1 || len(o.res.Failed) != 0 {
@@ -383,13 +386,13 @@ func TestInterruptFinishesInFlightAndStartsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := st.Get(resource.Addr{Type: "kind_cluster", Name: "c"}); !ok || len(st.Resources) != 1 {
+	if _, ok := st.Get(resource.Addr{Type: "sandbox", Name: "c"}); !ok || len(st.Resources) != 1 {
 		t.Errorf("state holds %v, want just the cluster finished before the interrupt", st.Resources)
 	}
 	// The next run carries on without making the cluster again.
-	delete(f.w.hold, "kind_cluster.c")
+	delete(f.w.hold, "sandbox.c")
 	f.apply(cfg, false)
-	if n := countPrefix(f.w.log, "apply kind_cluster.c"); n != 1 {
+	if n := countPrefix(f.w.log, "apply sandbox.c"); n != 1 {
 		t.Errorf("cluster applied %d times, want once", n)
 	}
 }
@@ -402,7 +405,7 @@ func TestInterruptGraceEnds(t *testing.T) {
 	t.Cleanup(func() { InterruptGrace = old })
 	f := newFixture(t)
 	cfg := f.load(lab)
-	f.w.hold["kind_cluster.c"] = make(chan struct{}) // never released
+	f.w.hold["sandbox.c"] = make(chan struct{}) // never released
 	p, st := f.plan(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-f.w.started; cancel() }()

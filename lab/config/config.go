@@ -77,9 +77,16 @@ type Resource struct {
 	Kind      resource.Kind
 	DependsOn []resource.Addr
 	// Deps is every resource this one needs: references (also through
-	// locals) and depends_on, sorted, without duplicates.
-	Deps      []resource.Addr
-	DeclRange hcl.Range
+	// locals), depends_on and Cluster, sorted, without duplicates.
+	Deps []resource.Addr
+	// Cluster is the cluster resource the engine connects this one to,
+	// for a block of a resource.InCluster kind that states no connection
+	// of its own: the one its cluster argument names, else the lab
+	// file's only one; nil otherwise.
+	Cluster *resource.Addr
+	// clusterExpr is the cluster argument, nil when not set.
+	clusterExpr hcl.Expression
+	DeclRange   hcl.Range
 }
 
 // Output is an `output "name"` block.
@@ -316,11 +323,18 @@ func (c *Config) decodeResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 		return nil, diags
 	}
 	r.Kind = kind
-	content, rest, d := b.Body.PartialContent(&hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "depends_on"}},
-	})
+	// depends_on, and cluster for kinds whose resources live in one, are
+	// the engine's arguments: the kind never sees them.
+	meta := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "depends_on"}}}
+	if _, ok := kind.(resource.InCluster); ok {
+		meta.Attributes = append(meta.Attributes, hcl.AttributeSchema{Name: "cluster"})
+	}
+	content, rest, d := b.Body.PartialContent(meta)
 	diags = append(diags, d...)
 	r.Body = rest
+	if a, ok := content.Attributes["cluster"]; ok {
+		r.clusterExpr = a.Expr
+	}
 	if a, ok := content.Attributes["depends_on"]; ok {
 		deps, d := decodeDependsOn(a)
 		diags = append(diags, d...)
@@ -416,11 +430,15 @@ func (c *Config) checkResources() hcl.Diagnostics {
 	// A local that fails to evaluate (a bad function argument, a type
 	// error) is reported here; a cycle among locals by checkReferences.
 	ctx, _, diags := c.evalContext(nil)
+	decoded := map[resource.Addr]cty.Value{}
 	for _, r := range c.Resources {
-		_, d := hcldec.Decode(r.Body, r.Kind.Schema(), ctx)
+		v, d := hcldec.Decode(r.Body, r.Kind.Schema(), ctx)
 		diags = append(diags, d...)
+		if !d.HasErrors() {
+			decoded[r.Addr] = v
+		}
 	}
-	return diags
+	return append(diags, c.resolveClusters(decoded)...)
 }
 
 // notCovered drops diagnostics about a place an earlier one already

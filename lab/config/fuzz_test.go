@@ -7,7 +7,31 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"labs.dev/lab/lab/resource"
 )
+
+// fuzzKinds have the capabilities of the real ones, so the fuzzer also
+// walks the resolution of which cluster a block lives in.
+var fuzzKinds = map[string]resource.Kind{
+	"namespace":    fakeInCluster{fakeKind{"namespace"}},
+	"kind_cluster": fakeCluster{fakeKind{"kind_cluster"}},
+}
+
+type fakeCluster struct{ fakeKind }
+
+func (fakeCluster) Connection(_ resource.Env, v cty.Value) (resource.Connection, bool) {
+	return resource.Connection{Context: resource.StringAttr(v, "name")}, resource.Known(v, "name")
+}
+func (fakeCluster) RemovesContents() bool { return true }
+
+type fakeInCluster struct{ fakeKind }
+
+func (fakeInCluster) OwnConnection(_ resource.Env, v cty.Value) (resource.Connection, bool) {
+	_, set := resource.Attr(v, "kubeconfig")
+	return resource.Connection{Kubeconfig: resource.StringAttr(v, "kubeconfig")}, set || !resource.Known(v, "kubeconfig")
+}
 
 // FuzzLoad feeds arbitrary bytes to Load as labs.hcl. Load must never
 // panic, and every error must say where it is (a Subject in the file) or,
@@ -18,6 +42,7 @@ func FuzzLoad(f *testing.F) {
 	const slowLoad = 5 * time.Second // generous: CI machines are shared
 	f.Add([]byte("resource \"namespace\" \"dev\" {\n  name = \"dev\"\n}\n"))
 	f.Add([]byte("variable \"x\" {\n  type = number\n  default = \"three\"\n}\nlocals { y = var.x + local.z }\n"))
+	f.Add([]byte("resource \"kind_cluster\" \"a\" {\n  name = \"a\"\n}\nresource \"kind_cluster\" \"b\" {\n  name = \"b\"\n}\nresource \"namespace\" \"dev\" {\n  name    = \"dev\"\n  cluster = kind_cluster.b\n}\nresource \"namespace\" \"x\" {\n  name = \"x\"\n}\n"))
 	dir := f.TempDir()
 	file := filepath.Join(dir, "labs.hcl")
 	f.Fuzz(func(t *testing.T, src []byte) {
@@ -25,7 +50,7 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, diags := Load(file, Options{Kinds: kinds, Env: []string{}})
+		_, diags := Load(file, Options{Kinds: fuzzKinds, Env: []string{}})
 		if d := time.Since(start); d > slowLoad {
 			t.Fatalf("Load took %s", d)
 		}

@@ -281,6 +281,13 @@ func (pl *planner) sameThing(r state.Resource) (*config.Resource, string) {
 		if _, inState := pl.st.Get(c.Addr); inState {
 			continue
 		}
+		// The same name in another cluster is another thing.
+		if !sameAddr(c.Cluster, r.Cluster) {
+			continue
+		}
+		if _, ok := ClusterOf(pl.cfg, c, pl.opts.Env, pl.known); !ok {
+			continue // a cluster made in this run: no prior can be in it
+		}
 		// Computed attributes of a create are unknown; an identity that
 		// depends on unknown arguments is "" and matches nothing.
 		planned := pl.known[c.Addr]
@@ -292,6 +299,10 @@ func (pl *planner) sameThing(r state.Resource) (*config.Resource, string) {
 		}
 	}
 	return nil, ""
+}
+
+func sameAddr(a, b *resource.Addr) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 func (pl *planner) snapshot() map[resource.Addr]cty.Value {
@@ -324,25 +335,32 @@ func (pl *planner) plan(ctx context.Context, r *config.Resource) (*Change, error
 
 func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, cty.Value, error) {
 	c := &Change{Addr: r.Addr, Deps: r.Deps}
-	val, sensitive, err := Evaluate(pl.cfg, r, pl.snapshot())
+	known := pl.snapshot()
+	val, sensitive, err := Evaluate(pl.cfg, r, known)
 	if err != nil {
 		return nil, cty.NilVal, err
 	}
+	cluster, clusterKnown := ClusterOf(pl.cfg, r, pl.opts.Env, known)
 	c.Sensitive = sensitive
 	prior := cty.NilVal
 	tainted := false
+	moved := ""
 	if sr, ok := pl.st.Get(r.Addr); ok {
 		prior, err = sr.Value()
 		if err != nil {
 			return nil, cty.NilVal, fmt.Errorf("%s: state: %w", r.Addr, err)
 		}
 		tainted = sr.Status == state.StatusTainted
+		moved = Moved(sr.Cluster, r.Cluster)
 	}
-	if !val.IsWhollyKnown() {
+	if !val.IsWhollyKnown() || !clusterKnown {
 		c.Deferred = true
-		if prior == cty.NilVal {
+		switch {
+		case prior == cty.NilVal:
 			c.Action = resource.Create
-		} else {
+		case moved != "":
+			c.Action, c.Reason = resource.Replace, moved
+		default:
 			c.Action = resource.Update
 			c.Reason = "depends on values known only after apply"
 		}
@@ -363,7 +381,7 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 	if dep := pl.unreachableDep(r); dep != "" {
 		return deferTo(dep)
 	}
-	req := resource.PlanRequest{Env: pl.opts.Env, Addr: r.Addr, Config: val, Prior: prior}
+	req := resource.PlanRequest{Env: pl.opts.Env, Addr: r.Addr, Config: val, Prior: prior, Cluster: cluster}
 	rc, err := r.Kind.Plan(ctx, req)
 	if err != nil {
 		// Any other dependency that apply will change can also make the
@@ -381,6 +399,9 @@ func (pl *planner) planOne(ctx context.Context, r *config.Resource) (*Change, ct
 	if tainted && c.Action != resource.Create {
 		c.Action = resource.Replace
 		c.Reason = "the last apply failed midway (tainted); it will be recreated"
+	}
+	if moved != "" {
+		c.Action, c.Reason = resource.Replace, moved
 	}
 	redact(c, pl.secrets)
 	return c, Planned(r.Kind, val, prior, c.Action), nil
@@ -408,16 +429,57 @@ func (pl *planner) unreachableDep(r *config.Resource) string {
 		if c == nil {
 			continue
 		}
-		if c.Deferred || (d.Type == ClusterType && c.Action != resource.NoOp) {
+		if c.Deferred || (isCluster(pl.cfg.Resource(d)) && c.Action != resource.NoOp) {
 			return d.String()
 		}
 	}
 	return ""
 }
 
-// ClusterType is the block type of resources that other resources
-// connect through: when one changes, what lives in it is refreshed after.
-const ClusterType = "kind_cluster"
+// isCluster reports whether r is a cluster others live in: when one
+// changes, what lives in it is refreshed after.
+func isCluster(r *config.Resource) bool {
+	if r == nil {
+		return false
+	}
+	_, ok := r.Kind.(resource.Cluster)
+	return ok
+}
+
+// ClusterOf is the connection of the cluster r lives in (r.Cluster), read
+// by the cluster's kind from its value in known: zero and true when the
+// engine connects r to none, false while the cluster's connection is
+// known only after apply.
+func ClusterOf(cfg *config.Config, r *config.Resource, env resource.Env, known map[resource.Addr]cty.Value) (resource.Connection, bool) {
+	if r.Cluster == nil {
+		return resource.Connection{}, true
+	}
+	c := cfg.Resource(*r.Cluster)
+	if c == nil {
+		return resource.Connection{}, false
+	}
+	return ClusterConnection(env, c.Kind, known[c.Addr])
+}
+
+// Moved says why a resource recorded as living in cluster from is
+// replaced when its block now lives in to; "" when it stays.
+func Moved(from, to *resource.Addr) string {
+	if from == nil || to == nil || *from == *to {
+		return ""
+	}
+	return fmt.Sprintf("moved from cluster %s to %s: it is deleted from the one and created in the other", *from, *to)
+}
+
+// ClusterConnection reads the connection of a cluster of kind from its
+// attributes; false when kind is no cluster, or attrs are missing or not
+// known yet.
+func ClusterConnection(env resource.Env, kind resource.Kind, attrs cty.Value) (resource.Connection, bool) {
+	ck, ok := kind.(resource.Cluster)
+	if !ok || attrs == cty.NilVal {
+		return resource.Connection{}, false
+	}
+	return ck.Connection(env, attrs)
+}
 
 // Evaluate decodes a resource's arguments against the values known so
 // far and separates out sensitive marks, which the kinds never see.

@@ -60,6 +60,53 @@ type Identifier interface {
 	Identity(config cty.Value) string
 }
 
+// Connection names a Kubernetes cluster the way kubectl does: a
+// kubeconfig file and a context in it. Kubeconfig is absolute, or ""
+// for the default ($KUBECONFIG, else ~/.kube/config); Context "" is
+// that file's current context.
+type Connection struct {
+	Kubeconfig string
+	Context    string
+}
+
+// Cluster is a Kind whose resources are clusters that other resources
+// live in (kind_cluster; a cluster that already exists). The engine
+// connects the resources of InCluster kinds to them, orders those after
+// their cluster, and refreshes them only once their cluster is settled.
+type Cluster interface {
+	// Connection reads how to reach the cluster from its attributes: as
+	// Apply returned them, as planned, or as declared (for commands that
+	// run before anything was applied). It is false while the connection
+	// is not known yet (a cluster this run creates).
+	Connection(env Env, attrs cty.Value) (Connection, bool)
+	// RemovesContents reports whether deleting a cluster of this kind
+	// removes everything in it, so its contents need no delete of their
+	// own when it goes in the same run. One that lab only connects to
+	// does not.
+	RemovesContents() bool
+}
+
+// InCluster is a Kind whose resources live in a Kubernetes cluster. A
+// block either states its connection itself (e.g. kubeconfig and
+// context arguments) or the engine connects it to a cluster resource:
+// the one its `cluster` argument names (an engine argument, like
+// depends_on, so Schema must not have it), else the lab file's only
+// one. Requests then carry that cluster's Connection.
+type InCluster interface {
+	// OwnConnection returns the connection config states itself, with a
+	// relative kubeconfig resolved against env.Dir, and true; false when
+	// it states none. An argument set to a value not known yet counts as
+	// stated (its Connection field reads "").
+	OwnConnection(env Env, config cty.Value) (Connection, bool)
+}
+
+// HelmRelease is a Kind whose resources are helm releases: lab reset
+// keeps their objects and release records.
+type HelmRelease interface {
+	// Release names the release config installs; "" where not known.
+	Release(config cty.Value) (name, namespace string)
+}
+
 // Env is what every call knows about the lab it runs for.
 type Env struct {
 	// Dir is the directory of the lab file; relative paths resolve here.
@@ -101,6 +148,10 @@ type PlanRequest struct {
 	// Prior holds the attributes recorded in state after the last apply,
 	// or cty.NilVal when the resource is not in state.
 	Prior cty.Value
+	// Cluster is the connection of the cluster resource the engine
+	// connected an InCluster kind's resource to; zero when there is none
+	// (the block states its own, or the lab file declares no cluster).
+	Cluster Connection
 }
 
 // ApplyRequest carries out a Change.
@@ -110,6 +161,8 @@ type ApplyRequest struct {
 	Config cty.Value // wholly known
 	Prior  cty.Value // cty.NilVal when creating
 	Change *Change   // as Plan returned it
+	// Cluster is as in PlanRequest.
+	Cluster Connection
 }
 
 // DeleteRequest removes a resource recorded in state.
@@ -117,6 +170,9 @@ type DeleteRequest struct {
 	Env
 	Addr  Addr
 	Prior cty.Value
+	// Cluster is as in PlanRequest, for the cluster the resource was
+	// applied in.
+	Cluster Connection
 }
 
 // Action is what apply will do to one resource.

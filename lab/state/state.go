@@ -66,7 +66,10 @@ type Resource struct {
 	Attrs     json.RawMessage `json:"attrs"`
 	AttrsType json.RawMessage `json:"attrs_type"`
 	Deps      []resource.Addr `json:"deps,omitempty"`
-	Status    string          `json:"status"`
+	// Cluster is the cluster resource the engine connected it to, so it
+	// is deleted from that cluster even once its block is gone.
+	Cluster *resource.Addr `json:"cluster,omitempty"`
+	Status  string         `json:"status"`
 }
 
 // New returns an empty state.

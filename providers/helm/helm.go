@@ -82,7 +82,10 @@ var (
 	namespaceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
-func parseArgs(dir string, v cty.Value) (args, error) {
+// parseArgs checks a helm_release block's arguments; cluster is the one
+// the engine connected it to.
+func parseArgs(env resource.Env, cluster resource.Connection, v cty.Value) (args, error) {
+	dir := env.Dir
 	var a args
 	if v.IsNull() || !v.Type().IsObjectType() {
 		return a, fmt.Errorf("helm_release: no arguments")
@@ -95,10 +98,7 @@ func parseArgs(dir string, v cty.Value) (args, error) {
 	if a.Timeout == "" {
 		a.Timeout = "5m"
 	}
-	a.Target = kube.TargetOf(v)
-	if a.Target.Kubeconfig != "" && !filepath.IsAbs(a.Target.Kubeconfig) {
-		a.Target.Kubeconfig = filepath.Join(dir, a.Target.Kubeconfig)
-	}
+	a.Target = kube.TargetFor(env, cluster, v)
 	switch {
 	case a.Name == "":
 		return a, fmt.Errorf("name: a release name is required")
@@ -196,26 +196,37 @@ type private struct {
 	StateOnly bool `json:"state_only,omitempty"`
 }
 
-// Identity is the release's cluster, namespace and name.
+// Identity is the release's cluster, as its block states it, namespace
+// and name; the engine tells apart the clusters it connects blocks to.
 func (releaseKind) Identity(v cty.Value) string {
 	if !resource.Known(v, "kubeconfig", "context", "namespace", "name") {
 		return ""
 	}
-	t := kube.TargetOf(v)
-	return t.Kubeconfig + "\x00" + t.Context + "\x00" + resource.StringAttr(v, "namespace") + "/" + resource.StringAttr(v, "name")
+	own, _ := kube.OwnConnection(resource.Env{}, v)
+	return own.Kubeconfig + "\x00" + own.Context + "\x00" + resource.StringAttr(v, "namespace") + "/" + resource.StringAttr(v, "name")
+}
+
+// OwnConnection reads the kubeconfig and context arguments.
+func (releaseKind) OwnConnection(env resource.Env, v cty.Value) (resource.Connection, bool) {
+	return kube.OwnConnection(env, v)
+}
+
+// Release names the release; lab reset keeps its objects and records.
+func (releaseKind) Release(v cty.Value) (name, namespace string) {
+	return resource.StringAttr(v, "name"), resource.StringAttr(v, "namespace")
 }
 
 // Validate checks the arguments and the chart path as Plan will; the
 // chart's templates render only in the worker, at plan.
 func (releaseKind) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
-	if _, err := parseArgs(env.Dir, v); err != nil {
+	if _, err := parseArgs(env, resource.Connection{}, v); err != nil {
 		return fmt.Errorf("%s: %w", addr, err)
 	}
 	return nil
 }
 
 func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
-	a, err := parseArgs(req.Dir, req.Config)
+	a, err := parseArgs(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Addr, err)
 	}
@@ -339,7 +350,7 @@ func stateOnlyDiff(prior cty.Value, a args) []resource.FieldDiff {
 }
 
 func (releaseKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
-	a, err := parseArgs(req.Dir, req.Config)
+	a, err := parseArgs(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
 	}
@@ -381,13 +392,10 @@ func (releaseKind) Delete(ctx context.Context, req resource.DeleteRequest) error
 		Name:      resource.StringAttr(req.Prior, "name"),
 		Namespace: resource.StringAttr(req.Prior, "namespace"),
 		Timeout:   resource.StringAttr(req.Prior, "timeout"),
-		Target:    kube.TargetOf(req.Prior),
+		Target:    kube.TargetFor(req.Env, req.Cluster, req.Prior),
 	}
 	if a.Name == "" || a.Namespace == "" {
 		return fmt.Errorf("%s: the state has no release name or namespace; nothing lab can uninstall", req.Addr)
-	}
-	if a.Target.Kubeconfig != "" && !filepath.IsAbs(a.Target.Kubeconfig) {
-		a.Target.Kubeconfig = filepath.Join(req.Dir, a.Target.Kubeconfig)
 	}
 	if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
 		a.Timeout = "5m"

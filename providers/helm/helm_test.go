@@ -96,7 +96,7 @@ func TestParseArgs(t *testing.T) {
 		}),
 		"kubeconfig": cty.StringVal("kube/config"),
 	}
-	a, err := parseArgs(dir, config(t, base))
+	a, err := parseArgs(env(dir), resource.Connection{}, config(t, base))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestParseArgs(t *testing.T) {
 		for k, v := range tc.set {
 			attrs[k] = v
 		}
-		if _, err := parseArgs(dir, config(t, attrs)); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := parseArgs(env(dir), resource.Connection{}, config(t, attrs)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.set, err, tc.want)
 		}
 	}

@@ -392,7 +392,7 @@ func TestKilledWorkerConverges(t *testing.T) {
 	h.attrs["values"] = cty.ObjectVal(map[string]cty.Value{
 		"nodeSelector": cty.ObjectVal(map[string]cty.Value{"lab.dev/no-such-node": cty.StringVal("x")}),
 	})
-	a, err := parseArgs(h.env.Dir, h.config())
+	a, err := parseArgs(h.env, resource.Connection{}, h.config())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/kind/host"
+	"labs.dev/lab/providers/kube"
 )
 
 // A real kind cluster on Docker, through kind's library. Opt-in: it needs
@@ -25,7 +26,7 @@ func TestDockerEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	env := resource.Env{Dir: dir, StateDir: filepath.Join(dir, ".lab"), Log: slog.New(slog.DiscardHandler),
 		Progress: func(p resource.Progress) { t.Log(p.Msg) }}
-	k := New()
+	k := New(kube.NewConnections())
 	cfg := decode(t, `
 name            = "lab-e2e"
 runtime         = "docker"

@@ -51,11 +51,14 @@ type clusterKind struct {
 	sim    simRuntime
 	// ready waits until started nodes serve again (waitReady).
 	ready func(ctx context.Context, kubeconfig, kctx string, nodes []string, since time.Time, timeout time.Duration) error
+	// kube are the command's connections, whose client of a cluster
+	// this kind recreates must go.
+	kube *kube.Connections
 }
 
-// New returns the kind_cluster kind.
-func New() resource.Kind {
-	return &clusterKind{engine: newKindEngine, host: host.Real(), sim: realSim{}, ready: waitReady}
+// New returns the kind_cluster kind; k are the command's connections.
+func New(k *kube.Connections) resource.Kind {
+	return &clusterKind{engine: newKindEngine, host: host.Real(), sim: realSim{}, ready: waitReady, kube: k}
 }
 
 func (*clusterKind) Type() string        { return "kind_cluster" }
@@ -111,19 +114,10 @@ func progress(env resource.Env, addr resource.Addr, msg string) {
 // kubeconfigPath is where the context goes: kubeconfig_path (relative to
 // the lab file) or the default kubeconfig, like kind.
 func kubeconfigPath(env resource.Env, cfg config) string {
-	p := cfg.Kubeconfig
-	if p == "" {
+	if cfg.Kubeconfig == "" {
 		return simulated.DefaultKubeconfig()
 	}
-	if strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			p = filepath.Join(home, p[2:])
-		}
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(env.Dir, p)
-	}
-	return p
+	return kube.KubeconfigPath(env.Dir, cfg.Kubeconfig)
 }
 
 // Validate checks the arguments as Plan will, without a container engine.
@@ -471,7 +465,7 @@ func (k *clusterKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty
 		return cty.NilVal, fmt.Errorf("%s: unknown backend %q", req.Addr, p.Backend)
 	}
 	// A recreated cluster has new certificates: drop any cached client.
-	kube.Forget(kube.Target{Kubeconfig: kubeconfig, Context: kctx})
+	k.forget(kube.Target{Kubeconfig: kubeconfig, Context: kctx})
 	return withComputed(req.Config, computed), nil
 }
 
@@ -558,12 +552,35 @@ func (k *clusterKind) create(ctx context.Context, req resource.ApplyRequest, cfg
 	if err := os.WriteFile(mark, []byte(fmt.Sprintf("lab (pid %d) creating kind cluster %s on %s since %s\n", os.Getpid(), cfg.Name, backend, time.Now().Format(time.RFC3339))), 0o644); err != nil {
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}
+	since := time.Now()
 	err := e.Create(cfg.Name, cfg.kindConfig(img.Ref, p.CgroupV1), cfg.Wait, kubeconfig)
 	// kind deletes what a failed create made: only a killed run leaves
 	// nodes behind, and then the mark stays.
 	_ = os.Remove(mark)
 	if err != nil {
 		return fmt.Errorf("%s: kind could not create cluster %s on %s: %w", req.Addr, cfg.Name, backend, err)
+	}
+	// kind waits for the control-plane node only; the lesson's first
+	// `kubectl get pods -n kube-system` expects every pod 1/1.
+	return k.waitNodes(ctx, req, cfg, e, kubeconfig, since)
+}
+
+// waitNodes waits until every node of the cluster and the kube-system
+// pods on them are Ready, with containers started since.
+func (k *clusterKind) waitNodes(ctx context.Context, req resource.ApplyRequest, cfg config, e engine, kubeconfig string, since time.Time) error {
+	all, err := e.Nodes(ctx, cfg.Name)
+	if err != nil {
+		return fmt.Errorf("%s: inspect the node containers of kind cluster %s: %w", req.Addr, cfg.Name, err)
+	}
+	var nodes []string
+	for _, n := range all {
+		if n.Role != "external-load-balancer" {
+			nodes = append(nodes, n.Name)
+		}
+	}
+	progress(req.Env, req.Addr, fmt.Sprintf("Waiting up to %s for node(s) %s and kube-system to be ready", cfg.Wait, strings.Join(nodes, ", ")))
+	if err := k.ready(ctx, kubeconfig, "kind-"+cfg.Name, nodes, since, cfg.Wait); err != nil {
+		return fmt.Errorf("%s: kind cluster %s was made, but it is %w; `kubectl get pods -n kube-system` shows what is wrong, `lab up` waits again", req.Addr, cfg.Name, err)
 	}
 	return nil
 }
@@ -586,7 +603,7 @@ func (k *clusterKind) start(ctx context.Context, req resource.ApplyRequest, cfg 
 		}
 	}
 	progress(req.Env, req.Addr, fmt.Sprintf("Waiting up to %s for node(s) %s and kube-system to be ready again", cfg.Wait, strings.Join(nodes, ", ")))
-	kube.Forget(kube.Target{Kubeconfig: kubeconfig, Context: "kind-" + cfg.Name})
+	k.forget(kube.Target{Kubeconfig: kubeconfig, Context: "kind-" + cfg.Name})
 	if err := k.ready(ctx, kubeconfig, "kind-"+cfg.Name, nodes, since, cfg.Wait); err != nil {
 		return fmt.Errorf("%s: the node(s) of kind cluster %s started, but the cluster is %w; `kubectl get pods -n kube-system` shows what is wrong, `lab up` waits again", req.Addr, cfg.Name, err)
 	}
@@ -599,6 +616,13 @@ func portString(p int32) string {
 		return "picked by kind"
 	}
 	return strconv.Itoa(int(p))
+}
+
+// forget drops the command's client of t, if the kind has connections.
+func (k *clusterKind) forget(t kube.Target) {
+	if k.kube != nil {
+		k.kube.Forget(t)
+	}
 }
 
 func countRole(roles []string, role string) int {
@@ -618,7 +642,7 @@ func (k *clusterKind) Delete(ctx context.Context, req resource.DeleteRequest) er
 	}
 	kubeconfig := resource.StringAttr(req.Prior, "kubeconfig")
 	backend := resource.StringAttr(req.Prior, "backend")
-	defer kube.Forget(kube.Target{Kubeconfig: kubeconfig, Context: "kind-" + name})
+	defer k.forget(kube.Target{Kubeconfig: kubeconfig, Context: "kind-" + name})
 	switch backend {
 	case Docker, Podman:
 		e := k.engine(backend, req.Log)

@@ -30,6 +30,12 @@ name    = "kind"
 runtime = "docker"
 nodes   = [{ role = "control-plane" }, { role = "worker" }]
 `)
+	// kind waits for the control plane only; lab waits for every node
+	// and kube-system, as the lesson's first outputs show them ready.
+	if strings.Join(f.waited, ",") != "kind-control-plane,kind-worker" {
+		t.Errorf("after the create, waited for %q", f.waited)
+	}
+	f.waited = nil
 	if ch := f.plan(t, cfg, out); ch.Action != resource.NoOp || ch.Reason != "kind on docker, node image "+host.PublishedImage+", Kubernetes v1.35.4" {
 		t.Fatalf("healthy cluster plans %+v; want a no-op whose reason is the status line", ch)
 	}

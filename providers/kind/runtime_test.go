@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kube"
 	"labs.dev/lab/providers/simulated"
 )
 
@@ -35,7 +36,7 @@ func TestSimulatedRuntimeEndToEnd(t *testing.T) {
 	t.Setenv("KUBECONFIG", filepath.Join(dir, "kubeconfig"))
 	env := resource.Env{Dir: dir, StateDir: filepath.Join(dir, ".lab"), Log: slog.New(slog.DiscardHandler),
 		Progress: func(p resource.Progress) { t.Log(p.Msg) }}
-	k := New()
+	k := New(kube.NewConnections())
 	cfg := decode(t, `
 name    = "e2e"
 runtime = "simulated"

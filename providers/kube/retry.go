@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,38 +17,25 @@ import (
 // accepts connections but never answers gives an error, not a hang.
 const RequestTimeout = 30 * time.Second
 
-// RetryFor is how long a request is retried while the API server is
-// unreachable or answers that it cannot serve yet (restarting, etcd
-// leader change), before its last error is returned. A restarting
-// simulated API server is back within ≈ 5 s.
-var RetryFor = 30 * time.Second
-
-// FirstContactRetry bounds the retries for a server that has not answered
-// this process yet: one that was never up (a stopped or wrong cluster) is
-// reported in seconds, while a server lab was just talking to, and that
-// is restarting, gets all of RetryFor. It still covers a fresh process
-// (the helm worker) that meets a restart already under way.
-var FirstContactRetry = 10 * time.Second
-
-// answered holds the hosts that have answered this process.
-var answered sync.Map
-
 const (
 	firstDelay = 200 * time.Millisecond
 	maxDelay   = 4 * time.Second
 )
 
 // Resilient makes requests through cfg ride out a restarting API server:
-// transient failures are retried with exponential backoff for RetryFor.
+// transient failures are retried with exponential backoff for k.RetryFor.
 // Only what is safe to send twice is retried: a request that never
 // reached the server (connection refused), and for methods other than
 // POST also one whose answer was lost or was a 5xx. A POST answered 500
 // may have been carried out, so it is not repeated.
-func Resilient(cfg *rest.Config) {
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &retrier{next: rt} })
+func (k *Connections) Resilient(cfg *rest.Config) {
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &retrier{next: rt, k: k} })
 }
 
-type retrier struct{ next http.RoundTripper }
+type retrier struct {
+	next http.RoundTripper
+	k    *Connections
+}
 
 func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
@@ -57,7 +43,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := r.next.RoundTrip(req)
 		if err == nil {
-			answered.Store(req.URL.Host, true)
+			r.k.answered.Store(req.URL.Host, true)
 		}
 		why := transient(req, resp, err)
 		if why == "" {
@@ -67,7 +53,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		ctx := req.Context()
-		if ctx.Err() != nil || time.Since(start)+delay > budget(req.URL.Host) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		if ctx.Err() != nil || time.Since(start)+delay > r.k.budget(req.URL.Host) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 			if err != nil && attempt > 1 {
 				err = &RetryError{Err: err, Attempts: attempt, Over: time.Since(start), Host: req.URL.Host}
 			}
@@ -93,11 +79,11 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // budget is how long a request to host may be retried.
-func budget(host string) time.Duration {
-	if _, ok := answered.Load(host); !ok {
-		return min(RetryFor, FirstContactRetry)
+func (k *Connections) budget(host string) time.Duration {
+	if _, ok := k.answered.Load(host); !ok {
+		return min(k.RetryFor, k.FirstContactRetry)
 	}
-	return RetryFor
+	return k.RetryFor
 }
 
 // CancelRequest passes a cancellation on, for client-go's transports that

@@ -16,17 +16,18 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-func fastRetries(t *testing.T, d time.Duration) {
-	old := RetryFor
-	RetryFor = d
-	t.Cleanup(func() { RetryFor = old })
+// retrying returns connections of the test's own that retry for d.
+func retrying(d time.Duration) *Connections {
+	k := NewConnections()
+	k.RetryFor = d
+	return k
 }
 
-func client(t *testing.T, url string) *http.Client {
+func client(t *testing.T, k *Connections, url string) *http.Client {
 	t.Helper()
 	cfg := &rest.Config{Host: url, Timeout: 2 * time.Second}
 	cfg.TLSClientConfig.Insecure = true
-	Resilient(cfg)
+	k.Resilient(cfg)
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func client(t *testing.T, url string) *http.Client {
 // A server that answers 503 while it starts, then serves, is waited for;
 // the body of a PATCH is sent again whole.
 func TestRetryRidesOutARestart(t *testing.T) {
-	fastRetries(t, 10*time.Second)
+	k := retrying(10 * time.Second)
 	var calls atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -53,7 +54,7 @@ func TestRetryRidesOutARestart(t *testing.T) {
 	}))
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodPatch, srv.URL+"/api", strings.NewReader("the-body"))
-	resp, err := client(t, srv.URL).Do(req)
+	resp, err := client(t, k, srv.URL).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +66,14 @@ func TestRetryRidesOutARestart(t *testing.T) {
 
 // A POST answered 500 may have been carried out: it is not repeated.
 func TestRetryDoesNotRepeatAPostTheServerMayHaveDone(t *testing.T) {
-	fastRetries(t, 5*time.Second)
+	k := retrying(5 * time.Second)
 	var calls atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		http.Error(w, "etcdserver: leader changed", http.StatusInternalServerError)
 	}))
 	defer srv.Close()
-	resp, err := client(t, srv.URL).Post(srv.URL+"/api/v1/namespaces", "application/json", strings.NewReader("{}"))
+	resp, err := client(t, k, srv.URL).Post(srv.URL+"/api/v1/namespaces", "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestRetryDoesNotRepeatAPostTheServerMayHaveDone(t *testing.T) {
 // Nothing listening: the error comes after RetryFor and says what was
 // tried.
 func TestRetryGivesUpOnAnUnreachableServer(t *testing.T) {
-	fastRetries(t, 2*time.Second)
+	k := retrying(2 * time.Second)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +94,7 @@ func TestRetryGivesUpOnAnUnreachableServer(t *testing.T) {
 	url := "https://" + l.Addr().String()
 	l.Close()
 	start := time.Now()
-	_, err = client(t, url).Get(url + "/api")
+	_, err = client(t, k, url).Get(url + "/api")
 	var re *RetryError
 	if !errors.As(err, &re) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("error %v, want a RetryError around connection refused", err)
@@ -106,10 +107,8 @@ func TestRetryGivesUpOnAnUnreachableServer(t *testing.T) {
 // A server that never answered this process is given up on after
 // FirstContactRetry; one that answered before gets all of RetryFor.
 func TestRetryGivesUpSoonerOnAServerThatNeverAnswered(t *testing.T) {
-	fastRetries(t, time.Minute)
-	old := FirstContactRetry
-	FirstContactRetry = 500 * time.Millisecond
-	t.Cleanup(func() { FirstContactRetry = old })
+	k := retrying(time.Minute)
+	k.FirstContactRetry = 500 * time.Millisecond
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -117,7 +116,7 @@ func TestRetryGivesUpSoonerOnAServerThatNeverAnswered(t *testing.T) {
 	}
 	url := "https://" + l.Addr().String()
 	l.Close()
-	_, err = client(t, url).Get(url + "/api")
+	_, err = client(t, k, url).Get(url + "/api")
 	var re *RetryError
 	if !errors.As(err, &re) {
 		t.Fatalf("error %v, want a RetryError", err)
@@ -127,27 +126,30 @@ func TestRetryGivesUpSoonerOnAServerThatNeverAnswered(t *testing.T) {
 	if re.Attempts > 3 {
 		t.Errorf("%d attempts against a server that never answered; want at most 3", re.Attempts)
 	}
-	if got := budget(l.Addr().String()); got != FirstContactRetry {
-		t.Errorf("budget %s for a server never heard from, want %s", got, FirstContactRetry)
+	if got := k.budget(l.Addr().String()); got != k.FirstContactRetry {
+		t.Errorf("budget %s for a server never heard from, want %s", got, k.FirstContactRetry)
 	}
-	answered.Store(l.Addr().String(), true)
-	t.Cleanup(func() { answered.Delete(l.Addr().String()) })
-	if got := budget(l.Addr().String()); got != RetryFor {
-		t.Errorf("budget %s for a server that answered before, want %s", got, RetryFor)
+	k.answered.Store(l.Addr().String(), true)
+	if got := k.budget(l.Addr().String()); got != k.RetryFor {
+		t.Errorf("budget %s for a server that answered before, want %s", got, k.RetryFor)
+	}
+	// Another command's connections have heard nothing from it.
+	if got := NewConnections().budget(l.Addr().String()); got != DefaultFirstContactRetry {
+		t.Errorf("fresh connections give a server another command heard from %s, want %s", got, DefaultFirstContactRetry)
 	}
 }
 
 // A server that accepts and never answers ends in the request timeout,
 // not a hang.
 func TestRequestTimeoutEndsAHungServer(t *testing.T) {
-	fastRetries(t, time.Second)
+	k := retrying(time.Second)
 	hang := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
 	defer srv.Close()
 	defer close(hang)
 	done := make(chan error, 1)
 	go func() {
-		_, err := client(t, srv.URL).Get(srv.URL + "/api")
+		_, err := client(t, k, srv.URL).Get(srv.URL + "/api")
 		done <- err
 	}()
 	select {
@@ -173,7 +175,7 @@ current-context: x
 	if err := writeFile(path, kc); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := RESTConfig(Target{Kubeconfig: path})
+	cfg, err := NewConnections().RESTConfig(Target{Kubeconfig: path})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,17 +26,15 @@ import (
 //	go test -run '^$' -bench . -benchtime 5x ./providers/kubernetes
 
 func BenchmarkPlan200(b *testing.B) {
-	f := newFixture(b, Manifest(), "bench")
+	f := newFixture(b, Manifest(kube.NewConnections()), "bench")
 	ns := "t-bench-plan"
 	f.create(namespaces, nsDoc(ns))
 	content := configMaps(ns, 200, "v")
 	cfg := mfConfig(f, content)
 	f.apply(cfg, f.plan(cfg))
-	target := kube.TargetOf(cfg)
-
 	b.Run("lab", func(b *testing.B) {
 		for b.Loop() {
-			kube.Forget(target)
+			f.kind = Manifest(kube.NewConnections())
 			if ch := f.plan(cfg); ch.Action != resource.NoOp {
 				b.Fatalf("plan: %s\n%s", ch.Action, fields(ch))
 			}
@@ -57,7 +55,7 @@ func BenchmarkPlan200(b *testing.B) {
 }
 
 func BenchmarkApply200(b *testing.B) {
-	f := newFixture(b, Manifest(), "bench")
+	f := newFixture(b, Manifest(kube.NewConnections()), "bench")
 	run := 0
 	fresh := func(b *testing.B) string {
 		b.StopTimer()
@@ -74,7 +72,7 @@ func BenchmarkApply200(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			ns := fresh(b)
 			cfg := mfConfig(f, configMaps(ns, 200, "v"))
-			kube.Forget(kube.TargetOf(cfg))
+			f.kind = Manifest(kube.NewConnections())
 			f.state = cty.NilVal
 			ch := f.plan(cfg)
 			f.apply(cfg, ch)

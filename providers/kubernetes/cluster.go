@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -26,12 +27,19 @@ const fieldManager = "lab"
 // round trips, few enough not to starve a small API server.
 const parallel = 16
 
-func connect(t kube.Target) (*kube.Client, error) {
-	c, err := kube.Connect(t)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+// inCluster is what the Kubernetes kinds share: the command's
+// connections, and how a block names its cluster (resource.InCluster).
+type inCluster struct{ kube *kube.Connections }
+
+// OwnConnection reads the kubeconfig and context arguments.
+func (inCluster) OwnConnection(env resource.Env, config cty.Value) (resource.Connection, bool) {
+	return kube.OwnConnection(env, config)
+}
+
+// connect returns the client of the cluster config lives in: the one it
+// states, else cluster, the one the engine connected it to.
+func (k inCluster) connect(env resource.Env, cluster resource.Connection, config cty.Value) (*kube.Client, error) {
+	return k.kube.Connect(kube.TargetFor(env, cluster, config))
 }
 
 // reach explains a failed request in terms of the cluster it went to.

@@ -9,13 +9,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kube"
 )
 
 // A field changed by hand after the plan was made is reported as a
 // conflict naming the field and its manager, and left as it is; once a
 // plan shows the change, apply takes the field back.
 func TestManifestConflictAfterPlan(t *testing.T) {
-	f := newFixture(t, Manifest(), "conflict")
+	f := newFixture(t, Manifest(kube.NewConnections()), "conflict")
 	ns := "t-mf-conflict"
 	f.create(namespaces, nsDoc(ns))
 	f.up(mfConfig(f, configMaps(ns, 1, "v1"), "namespace", cty.StringVal(ns)))

@@ -23,12 +23,12 @@ import (
 	"labs.dev/lab/providers/kube/objdiff"
 )
 
-type manifest struct{}
+type manifest struct{ inCluster }
 
 // Manifest is the `manifest` kind: Kubernetes objects from YAML, inline
 // or in a file, server-side applied and waited for until ready. Objects
-// dropped from the YAML are pruned.
-func Manifest() resource.Kind { return manifest{} }
+// dropped from the YAML are pruned. It connects through k.
+func Manifest(k *kube.Connections) resource.Kind { return manifest{inCluster{k}} }
 
 func (manifest) Type() string { return "manifest" }
 
@@ -68,7 +68,6 @@ func (manifest) Computed() map[string]cty.Type {
 const defaultTimeout = 5 * time.Minute
 
 type manifestConfig struct {
-	target    kube.Target
 	namespace string
 	wait      bool
 	timeout   time.Duration
@@ -77,7 +76,6 @@ type manifestConfig struct {
 // load reads a manifest block's arguments and decodes its YAML.
 func load(env resource.Env, addr resource.Addr, v cty.Value) (manifestConfig, []object, error) {
 	cfg := manifestConfig{
-		target:    kube.TargetOf(v),
 		namespace: resource.StringAttr(v, "namespace"),
 		wait:      resource.BoolAttr(v, "wait", true),
 		timeout:   defaultTimeout,
@@ -211,7 +209,7 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 	if err != nil {
 		return nil, err
 	}
-	c, err := connect(cfg.target)
+	c, err := m.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +364,7 @@ func (m manifest) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Val
 	if err != nil {
 		return cty.NilVal, err
 	}
-	c, err := connect(cfg.target)
+	c, err := m.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -581,7 +579,7 @@ func (m manifest) Delete(ctx context.Context, req resource.DeleteRequest) error 
 	if len(objs) == 0 {
 		return nil
 	}
-	c, err := connect(kube.TargetOf(req.Prior))
+	c, err := m.connect(req.Env, req.Cluster, req.Prior)
 	if err != nil {
 		return err
 	}

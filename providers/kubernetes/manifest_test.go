@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kube"
 )
 
 func mfConfig(f *fixture, content string, extra ...any) cty.Value {
@@ -35,7 +36,7 @@ func nsDoc(ns string) string {
 }
 
 func TestManifestLifecycle(t *testing.T) {
-	f := newFixture(t, Manifest(), "app")
+	f := newFixture(t, Manifest(kube.NewConnections()), "app")
 	ns := "t-mf-life"
 	web := `---
 apiVersion: apps/v1
@@ -115,7 +116,7 @@ spec:
 }
 
 func TestManifestDeletesOnlyOwn(t *testing.T) {
-	f := newFixture(t, Manifest(), "own")
+	f := newFixture(t, Manifest(kube.NewConnections()), "own")
 	ns := "t-mf-own"
 	f.create(namespaces, nsDoc(ns))
 	// made by the learner before lab: adopted, never deleted
@@ -144,7 +145,7 @@ func TestManifestDeletesOnlyOwn(t *testing.T) {
 }
 
 func TestManifestPruneOnlyOwn(t *testing.T) {
-	f := newFixture(t, Manifest(), "prune")
+	f := newFixture(t, Manifest(kube.NewConnections()), "prune")
 	ns := "t-mf-prune"
 	f.create(namespaces, nsDoc(ns))
 	f.up(mfConfig(f, configMaps(ns, 3, "v1")))
@@ -159,7 +160,7 @@ func TestManifestPruneOnlyOwn(t *testing.T) {
 }
 
 func TestManifestWaitTimeout(t *testing.T) {
-	f := newFixture(t, Manifest(), "stuck")
+	f := newFixture(t, Manifest(kube.NewConnections()), "stuck")
 	ns := "t-mf-stuck"
 	stuck := nsDoc(ns) + `---
 apiVersion: apps/v1
@@ -188,7 +189,7 @@ spec:
 }
 
 func TestManifestCRDInSameRun(t *testing.T) {
-	f := newFixture(t, Manifest(), "crd")
+	f := newFixture(t, Manifest(kube.NewConnections()), "crd")
 	crd := `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.example.dev}
@@ -227,7 +228,7 @@ spec: {size: 3, cpu: "0.5"}
 }
 
 func TestManifestErrors(t *testing.T) {
-	f := newFixture(t, Manifest(), "bad")
+	f := newFixture(t, Manifest(kube.NewConnections()), "bad")
 	planErr := func(cfg cty.Value) string {
 		_, err := f.kind.Plan(ctx(t), resource.PlanRequest{Env: f.env, Addr: f.addr, Config: cfg, Prior: cty.NilVal})
 		if err == nil {
@@ -261,7 +262,7 @@ func TestManifestErrors(t *testing.T) {
 }
 
 func TestManifestFile(t *testing.T) {
-	f := newFixture(t, Manifest(), "file")
+	f := newFixture(t, Manifest(kube.NewConnections()), "file")
 	must(t, os.MkdirAll(filepath.Join(f.env.Dir, "manifests"), 0o755))
 	must(t, os.WriteFile(filepath.Join(f.env.Dir, "manifests", "cm.yaml"), []byte(configMaps("default", 2, "file")), 0o644))
 	cfg := f.config(map[string]cty.Value{"file": cty.StringVal("manifests/cm.yaml")})

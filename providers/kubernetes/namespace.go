@@ -24,12 +24,12 @@ import (
 
 var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 
-type namespace struct{}
+type namespace struct{ inCluster }
 
 // Namespace is the `namespace` kind: a namespace with labels and
 // annotations. It adopts a namespace that exists already, and deletes
-// only one this lab created.
-func Namespace() resource.Kind { return namespace{} }
+// only one this lab created. It connects through k.
+func Namespace(k *kube.Connections) resource.Kind { return namespace{inCluster{k}} }
 
 func (namespace) Type() string { return "namespace" }
 
@@ -91,13 +91,14 @@ func (c nsConfig) desired(owner resource.Owner, addr resource.Addr, ownLabels bo
 	return withOwner(u, owner, addr, ownLabels)
 }
 
-// Identity is the namespace's cluster and name.
+// Identity is the namespace's cluster, as its block states it, and name;
+// the engine tells apart the clusters it connects blocks to.
 func (namespace) Identity(v cty.Value) string {
 	if !resource.Known(v, "kubeconfig", "context", "name") {
 		return "" // a cluster made in this run: no prior can be in it
 	}
-	t := kube.TargetOf(v)
-	return t.Kubeconfig + "\x00" + t.Context + "\x00" + resource.StringAttr(v, "name")
+	own, _ := kube.OwnConnection(resource.Env{}, v)
+	return own.Kubeconfig + "\x00" + own.Context + "\x00" + resource.StringAttr(v, "name")
 }
 
 // Validate checks the name, labels and annotations as Plan will.
@@ -119,7 +120,7 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 			Fields: []resource.FieldDiff{{Path: "name", Old: old, New: cfg.name}},
 		}, nil
 	}
-	c, err := connect(kube.TargetOf(req.Config))
+	c, err := n.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ func (n namespace) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Va
 	if err != nil {
 		return cty.NilVal, err
 	}
-	c, err := connect(kube.TargetOf(req.Config))
+	c, err := n.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -225,7 +226,7 @@ func (n namespace) Delete(ctx context.Context, req resource.DeleteRequest) error
 	if name == "" {
 		return nil
 	}
-	c, err := connect(kube.TargetOf(req.Prior))
+	c, err := n.connect(req.Env, req.Cluster, req.Prior)
 	if err != nil {
 		return err
 	}

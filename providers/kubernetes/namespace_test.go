@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kube"
 )
 
 func nsConfigOf(f *fixture, name string, labels map[string]string) cty.Value {
@@ -14,7 +15,7 @@ func nsConfigOf(f *fixture, name string, labels map[string]string) cty.Value {
 }
 
 func TestNamespaceLifecycle(t *testing.T) {
-	f := newFixture(t, Namespace(), "life")
+	f := newFixture(t, Namespace(kube.NewConnections()), "life")
 	cfg := nsConfigOf(f, "t-ns-life", map[string]string{"team": "a", "tier": "x"})
 
 	expect(t, f.up(cfg), resource.Create, false, "", "")
@@ -67,7 +68,7 @@ func TestNamespaceLifecycle(t *testing.T) {
 }
 
 func TestNamespaceAdoptedIsKept(t *testing.T) {
-	f := newFixture(t, Namespace(), "adopt")
+	f := newFixture(t, Namespace(kube.NewConnections()), "adopt")
 	f.create(namespaces, "apiVersion: v1\nkind: Namespace\nmetadata: {name: t-ns-adopt, labels: {mine: \"yes\"}}\n")
 	cfg := nsConfigOf(f, "t-ns-adopt", map[string]string{"team": "a"})
 	ch := f.up(cfg)
@@ -90,7 +91,7 @@ func TestNamespaceAdoptedIsKept(t *testing.T) {
 }
 
 func TestNamespaceBadName(t *testing.T) {
-	f := newFixture(t, Namespace(), "bad")
+	f := newFixture(t, Namespace(kube.NewConnections()), "bad")
 	_, err := f.kind.Plan(ctx(t), resource.PlanRequest{Env: f.env, Addr: f.addr, Config: nsConfigOf(f, "Bad_Name", nil), Prior: cty.NilVal})
 	if err == nil {
 		t.Fatal("plan accepted an invalid namespace name")

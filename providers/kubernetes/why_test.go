@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/kube"
 )
 
 var resourcequotas = schema.GroupVersionResource{Version: "v1", Resource: "resourcequotas"}
@@ -87,7 +88,7 @@ func whyDeployment(replicas, extra string) string {
 // it, says once that it stalled, and the timeout error names it too.
 func TestManifestWaitSaysWhyInsufficientCPU(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Manifest(), "cpu")
+	f := newFixture(t, Manifest(kube.NewConnections()), "cpu")
 	ns := "t-why-mf-cpu"
 	prepare(f, ns)
 	content := whyDeployment("2", `        resources: {requests: {cpu: "64"}}
@@ -156,7 +157,7 @@ func TestManifestWaitSaysWhy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, Manifest(), tc.name)
+			f := newFixture(t, Manifest(kube.NewConnections()), tc.name)
 			if tc.quota != "" {
 				prepare(f, tc.ns, tc.quota)
 			} else {
@@ -180,7 +181,7 @@ func TestManifestWaitSaysWhy(t *testing.T) {
 // A namespace held by a finalizer says what holds it while lab waits for
 // it to go.
 func TestNamespaceWaitSaysWhy(t *testing.T) {
-	f := newFixture(t, Namespace(), "held")
+	f := newFixture(t, Namespace(kube.NewConnections()), "held")
 	name := "t-why-ns-held"
 	cfg := f.config(map[string]cty.Value{"name": cty.StringVal(name)})
 	f.up(cfg)

@@ -261,7 +261,7 @@ type Env struct {
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
 	c := testcluster.Get(t)
-	client, err := kube.Connect(kube.Target{Kubeconfig: c.Kubeconfig, Context: c.Context})
+	client, err := kube.NewConnections().Connect(kube.Target{Kubeconfig: c.Kubeconfig, Context: c.Context})
 	if err != nil {
 		t.Fatal(err)
 	}

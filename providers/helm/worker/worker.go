@@ -147,13 +147,15 @@ func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {
 	}
 	// Like lab's own clients: no client-side rate limit against a cluster
 	// lab usually owns; server warnings become events, not stderr text.
+	// This process is one operation: its connections are its own.
+	conns := labkube.NewConnections()
 	flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
 		c.QPS = -1
 		c.Burst = -1
 		c.UserAgent = "lab-helm"
 		c.WarningHandler = warnings{emit}
 		// No request timeout here: helm may watch.
-		labkube.Resilient(c)
+		conns.Resilient(c)
 		return c
 	}
 	w := &worker{req: req, emit: emit, timeout: timeout, cfg: new(action.Configuration)}

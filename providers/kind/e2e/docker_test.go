@@ -47,7 +47,8 @@ resource "kind_cluster" "kind" {
 	s.kubectl("apply", "-f", manifest)
 	s.must(0, "kubectl", "wait", "--for=condition=Ready", "pod/server", "pod/client", "--timeout=180s")
 	ip := strings.TrimSpace(s.kubectl("get", "pod", "server", "-o", "jsonpath={.status.podIP}"))
-	page := s.kubectl("exec", "client", "--", "wget", "-qO-", "-T", "10", "http://"+ip+"/")
+	// busybox's timeout, not wget -T: Debian's static busybox crashes on -T.
+	page := s.kubectl("exec", "client", "--", "timeout", "10", "wget", "-qO-", "http://"+ip+"/")
 	must(t, strings.Contains(page, "lab sample web server"), "from the worker, GET http://%s/ (the control plane's pod): %q", ip, page)
 	s.must(0, "lab", "down")
 	if left := s.left(); len(left) > 0 {
