@@ -80,9 +80,11 @@ type Reason struct {
 func (r Reason) String() string { return r.Blocked().String() }
 
 // Key is what a reason stays the same as while it holds, for telling a
-// new reason from one that goes on.
+// new reason from one that goes on: its object and cause, not the
+// details that change as it goes on (an image pull alternating between
+// ErrImagePull and ImagePullBackOff, a probe's address).
 func (r Reason) Key() string {
-	return r.Object + "\x00" + string(r.Code) + "\x00" + r.Summary + "\x00" + r.Message
+	return r.Object + "\x00" + r.Group()
 }
 
 // Group is a short phrase that failures with the same cause share, like

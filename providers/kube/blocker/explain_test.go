@@ -129,6 +129,31 @@ func TestExplainRecorded(t *testing.T) {
 			group: "namespaces stuck terminating", code: Terminating,
 		},
 		{
+			file: "kind-pull",
+			want: `Deployment why/pull: 1 pod cannot pull image registry.invalid/lab/fleet:1.0: Failed to pull image "registry.invalid/lab/fleet:1.0": failed to pull and unpack image "registry.invalid/lab/fleet:1.0": failed to resolve reference "registry.invalid/lab/fleet:1.0": failed to do request: Head "https://registry.invalid/v2/lab/fleet/manifests/1.0": dial tcp: lookup registry.invalid on [fc00:b483:338:4b9b::1]:53: no such host` +
+				" — check the image name and tag in the pods' spec and that the node can reach its registry (on kind, `kind load docker-image registry.invalid/lab/fleet:1.0` puts a local image on the node)\n",
+			group: "images could not be pulled (registry.invalid/lab/fleet:1.0)", code: ErrImagePull, pods: 1,
+		},
+		{
+			// Between restarts the kubelet shows the exit, not CrashLoopBackOff.
+			file: "kind-crash",
+			want: "Deployment why/crash: 1 pod crash-looping: container app exited with exit code 3 (Error): cannot read /etc/fleet/config.yaml; restarted 3 times" +
+				" — `kubectl logs -n why crash-77c7444c8-gb79f -c app --previous` shows why it exits\n",
+			group: "containers kept crashing", code: CrashLoopBackOff, pods: 1,
+		},
+		{
+			file: "kind-crashloopbackoff",
+			want: "Deployment why/crash: 1 pod crash-looping: container app exited with exit code 3 (Error): cannot read /etc/fleet/config.yaml; restarted 3 times" +
+				" — `kubectl logs -n why crash-74456478f4-nsq98 -c app --previous` shows why it exits\n",
+			group: "containers kept crashing", code: CrashLoopBackOff, pods: 1,
+		},
+		{
+			file: "kind-probe",
+			want: `Deployment why/probe: 0 of 1 pods ready: Readiness probe failed: Get "http://10.244.0.7:8080/healthz": dial tcp 10.244.0.7:8080: connect: connection refused` +
+				" — check the readiness probe's path and port against what the container serves; `kubectl logs -n why probe-5fc8f7f4cd-84hk6 -c app` shows what it does\n",
+			group: "pods not ready (readiness probe failed)", code: Unready, pods: 1,
+		},
+		{
 			file: "failedmount",
 			want: `Deployment t-why-kubelet/fleet: 2 pods cannot mount a volume: MountVolume.SetUp failed for volume "config" : secret "fleet-tls" not found` +
 				" — create the ConfigMap, Secret or PersistentVolumeClaim the volume names, or fix the name in the pods' spec\n",
@@ -383,4 +408,32 @@ func FuzzExplain(f *testing.F) {
 		}
 		PodReasons(obj, facts, Options{})
 	})
+}
+
+// A container up again for a moment after exiting is crash-looping, not
+// merely unready; one whose readiness probe failed since it last exited
+// is unready.
+func TestRunningAgainAfterExit(t *testing.T) {
+	obj, f := load(t, "kind-crash")
+	for i := range f.Pods {
+		p := &f.Pods[i]
+		if !strings.HasPrefix(p.Name, "crash-") {
+			continue
+		}
+		cs := &p.Status.ContainerStatuses[0]
+		cs.LastTerminationState.Terminated = cs.State.Terminated
+		cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: cs.State.Terminated.FinishedAt}}
+	}
+	rs := Explain(obj, f, Options{})
+	if len(rs) != 1 || rs[0].Code != CrashLoopBackOff || rs[0].LastExit != "exit code 3 (Error)" {
+		t.Fatalf("%+v", rs)
+	}
+	probe := corev1.Event{Reason: "Unhealthy", Message: "Readiness probe failed: HTTP probe failed with statuscode: 503"}
+	probe.InvolvedObject.Kind, probe.InvolvedObject.Name = "Pod", rs[0].Pods[0]
+	probe.LastTimestamp = metav1.NewTime(time.Date(2026, 12, 1, 23, 39, 0, 0, time.UTC))
+	f.Events = append(f.Events, probe)
+	rs = Explain(obj, f, Options{})
+	if len(rs) != 1 || rs[0].Code != Unready || rs[0].Message != probe.Message {
+		t.Fatalf("%+v", rs)
+	}
 }

@@ -79,7 +79,7 @@ func podReason(p *corev1.Pod, f Facts, o Options) (r Reason, ok bool) {
 				}
 			case string(CrashLoopBackOff):
 				c.Code = CrashLoopBackOff
-				c.LastExit, c.Message = lastExit(cs)
+				c.LastExit, c.Message = lastExit(cs, cs.LastTerminationState.Terminated)
 			default:
 				c.Code, c.Message = Code(w.Reason), w.Message
 			}
@@ -87,14 +87,28 @@ func podReason(p *corev1.Pod, f Facts, o Options) (r Reason, ok bool) {
 			c.Code = ContainerFailed
 			c.LastExit = exitText(cs.State.Terminated)
 			c.Message = "container " + cs.Name + " exited with " + c.LastExit + terminationMessage(cs.State.Terminated)
+		case cs.State.Terminated != nil && !init && restarts(p.Spec.RestartPolicy, cs.State.Terminated.ExitCode):
+			// Between restarts a kubelet may show the exit itself rather
+			// than CrashLoopBackOff: the container keeps exiting all the same.
+			c.Code = CrashLoopBackOff
+			c.LastExit, c.Message = lastExit(cs, cs.State.Terminated)
 		case cs.State.Running != nil && !cs.Ready && !init:
+			probe := latestMatching(events, "Unhealthy", "Readiness probe", "Startup probe")
+			if last := cs.LastTerminationState.Terminated; cs.RestartCount > 0 && last != nil && restarts(p.Spec.RestartPolicy, last.ExitCode) &&
+				(probe == nil || eventTime(probe).Before(last.FinishedAt.Time)) {
+				// Up again for a moment after exiting, and not ready since:
+				// it keeps exiting, whatever its probe would say.
+				c.Code = CrashLoopBackOff
+				c.LastExit, c.Message = lastExit(cs, last)
+				break
+			}
 			c.Code = Unready
 			c.Message = "container " + cs.Name + " is running but not ready"
 			if specs[cs.Name].ReadinessProbe != nil {
 				c.Message = "container " + cs.Name + " is running but its readiness probe does not pass"
 			}
-			if e := latestMatching(events, "Unhealthy", "Readiness probe", "Startup probe"); e != nil {
-				c.Message = e.Message
+			if probe != nil {
+				c.Message = probe.Message
 			}
 		default:
 			continue
@@ -159,9 +173,14 @@ func allReady(p *corev1.Pod) bool {
 	return len(p.Status.ContainerStatuses) > 0
 }
 
-// lastExit describes a restarting container's previous run.
-func lastExit(cs corev1.ContainerStatus) (exit, msg string) {
-	t := cs.LastTerminationState.Terminated
+// restarts reports whether the kubelet starts a container again after
+// it exited with code.
+func restarts(policy corev1.RestartPolicy, code int32) bool {
+	return policy == corev1.RestartPolicyAlways || policy == "" || policy == corev1.RestartPolicyOnFailure && code != 0
+}
+
+// lastExit describes a restarting container's last run, t.
+func lastExit(cs corev1.ContainerStatus, t *corev1.ContainerStateTerminated) (exit, msg string) {
 	restarts := ""
 	if cs.RestartCount > 0 {
 		restarts = fmt.Sprintf("; restarted %s", count(int(cs.RestartCount), "time"))
