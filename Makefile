@@ -6,10 +6,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 CP_DIR = $(shell tools/controlplane/build.sh --print-dir)
 TEST_TIMEOUT ?= 60m
-# Bounded fuzzing in make test: the config loader, the manifest decoder and
-# verify. The bound is a count of executions, not a -fuzztime duration: Go
-# 1.26's fuzz coordinator can fail a duration-bounded run with "context
-# deadline exceeded" when it ends while a worker is busy (golang/go#75804).
+# Bounded fuzzing in make test: the config loader, the manifest decoder,
+# verify, the lesson parser and the blocker's explanations. The bound is
+# a count of executions, not a -fuzztime duration: Go 1.26's fuzz
+# coordinator can fail a duration-bounded run with "context deadline
+# exceeded" when it ends while a worker is busy (golang/go#75804).
 # Minimizing each new input is bounded too, so it cannot stall a run.
 FUZZ_EXECS ?= 30000
 # The real-engine packages run after the rest, one at a time: each makes
@@ -64,6 +65,7 @@ test: control-plane build
 	$(FUZZ) '^FuzzDecode$$' ./providers/kubernetes
 	$(FUZZ) '^FuzzLabs$$' ./lab/verify
 	$(FUZZ) '^FuzzParse$$' ./lab/lesson
+	$(FUZZ) '^FuzzExplain$$' ./providers/kube/blocker
 
 ## test-unit: the tests that need no cluster
 test-unit:

@@ -92,9 +92,28 @@ func call(ctx context.Context, env resource.Env, addr resource.Addr, req wire.Re
 		return nil, fmt.Errorf("%s: %s (%s) gave no readable answer: %v%s; is it from the same build as lab? (make build)", addr, WorkerName, bin, err, relay.plainTail())
 	}
 	if resp.Error != "" {
+		if b := resp.Blocked; b != nil {
+			return &resp, blockedError(addr, b, shortenObjects(resp.Error))
+		}
 		return &resp, fmt.Errorf("%s: %s", addr, shortenObjects(resp.Error))
 	}
 	return &resp, nil
+}
+
+// blockedError says first what kept the release from being ready, then
+// the worker's account of what it did about it, without the reason twice.
+func blockedError(addr resource.Addr, w *wire.Blocked, msg string) error {
+	b := blocked(w)
+	line := b.String()
+	rest := strings.TrimSpace(strings.Replace(msg, ": "+line, "", 1))
+	return &resource.BlockedError{Blocked: *b, Err: fmt.Errorf("%s: %s\n%s", addr, line, rest)}
+}
+
+func blocked(w *wire.Blocked) *resource.Blocked {
+	if w == nil {
+		return nil
+	}
+	return &resource.Blocked{Object: w.Object, Reason: w.Reason, Summary: w.Summary, Message: w.Message, Hint: w.Hint, Group: w.Group}
 }
 
 // maxObjectText is the longest JSON object kept in an error message.
@@ -192,7 +211,7 @@ func (r *eventRelay) line(b []byte) {
 	switch ev.Level {
 	case wire.LevelProgress:
 		if r.env.Progress != nil {
-			r.env.Progress(resource.Progress{Addr: r.addr, Msg: ev.Msg, Done: ev.Done, Total: ev.Total})
+			r.env.Progress(resource.Progress{Addr: r.addr, Msg: ev.Msg, Done: ev.Done, Total: ev.Total, Blocked: blocked(ev.Blocked), Stalled: ev.Stalled})
 		}
 	case wire.LevelWarn:
 		if r.env.Log != nil {

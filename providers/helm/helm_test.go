@@ -3,6 +3,7 @@ package helm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -273,6 +274,30 @@ func TestEventRelay(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) || r.plainTail() != ":\npanic: boom" {
 		t.Fatalf("progress %+v, plain %q", got, r.plainTail())
+	}
+
+	// What blocks crosses over, and a stall stays marked.
+	got = nil
+	r.Write([]byte(`{"level":"progress","msg":"1 of 2 resources ready: …","done":1,"total":2,"blocked":{"object":"Deployment dev/fleet","reason":"FailedScheduling","message":"0/1 nodes are available: 1 Insufficient cpu","group":"pods could not be scheduled (Insufficient cpu)"},"stalled":true}` + "\n"))
+	b := &resource.Blocked{Object: "Deployment dev/fleet", Reason: "FailedScheduling", Message: "0/1 nodes are available: 1 Insufficient cpu", Group: "pods could not be scheduled (Insufficient cpu)"}
+	want = []resource.Progress{{Addr: r.addr, Msg: "1 of 2 resources ready: …", Done: 1, Total: 2, Blocked: b, Stalled: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("progress %+v, want %+v", got, want)
+	}
+}
+
+// A release whose wait timed out says what blocked it first, and only once.
+func TestBlockedError(t *testing.T) {
+	b := &wire.Blocked{Object: "Deployment l21-staging/fleet", Reason: "FailedScheduling", Summary: "0 of 2 pods scheduled",
+		Message: "0/1 nodes are available: 1 Insufficient cpu", Hint: "lower the chart's CPU requests or add nodes", Group: "pods could not be scheduled (Insufficient cpu)"}
+	line := "Deployment l21-staging/fleet: 0 of 2 pods scheduled: 0/1 nodes are available: 1 Insufficient cpu — lower the chart's CPU requests or add nodes"
+	msg := `install of helm release "fleet" in namespace "l21-staging" failed: not ready within the timeout of 5m0s: ` + line + " (the partial release was uninstalled, so the next apply starts clean)"
+	err := blockedError(resource.Addr{Type: "helm_release", Name: "l21_fleet"}, b, msg)
+	want := "helm_release.l21_fleet: " + line + "\n" +
+		`install of helm release "fleet" in namespace "l21-staging" failed: not ready within the timeout of 5m0s (the partial release was uninstalled, so the next apply starts clean)`
+	var be *resource.BlockedError
+	if err.Error() != want || !errors.As(err, &be) || be.Blocked.Group != b.Group {
+		t.Fatalf("got:\n%s\nwant:\n%s", err, want)
 	}
 }
 

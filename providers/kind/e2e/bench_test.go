@@ -18,16 +18,20 @@ import (
 
 // BenchmarkLabUp measures lab on each real engine, one run each (see
 // docs/benchmarks.md, "kind on podman and docker"):
+//
 //   - kind's create alone, through kind's library as lab calls it, with
 //     the same node image and kubelet patch, then kube-system ready (what
 //     lab up waits for, so the lesson's first outputs show every pod 1/1);
+//
 //   - lab up of the shipped labs.hcl: wall, the kind_cluster resource in
 //     it (its ratio to the above; goal ≤ 1.10), the rest of the apply, and
 //     lab's peak RSS;
+//
 //   - a stopped node back to ready (engine stop, then lab up);
+//
 //   - lab down.
 //
-//	LAB_ENGINE_TESTS=1 go test -run '^$' -bench LabUp -benchtime 1x ./providers/kind/e2e
+//     LAB_ENGINE_TESTS=1 go test -run '^$' -bench LabUp -benchtime 1x ./providers/kind/e2e
 func BenchmarkLabUp(b *testing.B) {
 	for _, engine := range []string{"podman", "docker"} {
 		b.Run(engine, func(b *testing.B) {
