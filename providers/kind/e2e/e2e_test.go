@@ -72,7 +72,7 @@ func newSession(t testing.TB, cli string) *session {
 	// rm for what a killed lab left.
 	t.Cleanup(func() {
 		s.run("lab", "down")
-		out, _ := s.output(cli, "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster")
+		out, _ := s.output(cli, "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+clusterName)
 		if ids := strings.Fields(out); len(ids) > 0 {
 			s.output(cli, append([]string{"rm", "-f"}, ids...)...)
 		}
@@ -208,7 +208,7 @@ func (s *session) lesson() {
 // nodes lists the kind node containers on the engine.
 func (s *session) nodes() []string {
 	s.t.Helper()
-	out, err := s.output(s.cli, "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster", "--format", "{{.Names}}")
+	out, err := s.output(s.cli, "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster="+clusterName, "--format", "{{.Names}}")
 	if err != nil {
 		s.t.Fatalf("%s ps: %v\n%s", s.cli, err, out)
 	}
@@ -287,3 +287,8 @@ func must(t *testing.T, ok bool, format string, args ...any) {
 		t.Errorf(format, args...)
 	}
 }
+
+// clusterName is the kind cluster of the shipped labs.hcl: cleanup and
+// the leftover checks look at its containers only, never at other kind
+// clusters on the same engine.
+const clusterName = "kind"
