@@ -168,16 +168,19 @@ func private(t *testing.T, p string) {
 // tells a learner to type: it runs them in bash, listed in runsShell.
 func TestNoShell(t *testing.T) {
 	allowed := map[string]string{
-		"providers/kind/engine.go":            "docker/podman info, a fixed argument list",
-		"providers/kind/host/host.go":         "docker/podman info and inspect; the only input is an image reference, passed as one argument after --type=image",
-		"providers/simulated/process.go":      "the control-plane binaries from the pinned build",
-		"providers/helm/exec.go":              "lab-helm, with the request on stdin",
-		"internal/testcluster/testcluster.go": "the test binary itself, as the teardown watchdog",
-		"lab/lesson/shell.go":                 "lab doc test: bash, for the lesson's commands",
-		"lab/verify/verifytest/verifytest.go": "test harness only: kubectl and the lab binary with a test's own arguments",
+		"providers/kind/engine.go":                "docker/podman info, a fixed argument list",
+		"providers/kind/host/host.go":             "docker/podman info and inspect; the only input is an image reference, passed as one argument after --type=image",
+		"providers/simulated/process.go":          "the control-plane binaries from the pinned build",
+		"providers/helm/exec.go":                  "lab-helm, with the request on stdin",
+		"internal/testcluster/testcluster.go":     "the test binary itself, as the teardown watchdog",
+		"lab/lesson/shell.go":                     "lab doc test: bash, for the lesson's commands",
+		"lab/verify/verifytest/verifytest.go":     "test harness only: kubectl and the lab binary with a test's own arguments",
+		"providers/kind/enginetest/enginetest.go": "test harness only: apt-get, the engines' CLIs and the repo's tools/nodeimage/build.sh",
+		"providers/kind/enginetest/docker.go":     "test harness only: a private dockerd",
 	}
 	runsShell := map[string]string{
-		"lab/lesson/shell.go": "the commands of a lesson the user names on the command line, as a learner would type them; no terminal, stdin /dev/null, its own session, killed with its process group",
+		"providers/kind/enginetest/enginetest.go": "test harness only: bash runs the repo's own tools/nodeimage/build.sh, no input from anyone",
+		"lab/lesson/shell.go":                     "the commands of a lesson the user names on the command line, as a learner would type them; no terminal, stdin /dev/null, its own session, killed with its process group",
 	}
 	shells := map[string]bool{"sh": true, "bash": true, "/bin/sh": true, "/bin/bash": true, "zsh": true, "dash": true, "cmd": true, "cmd.exe": true, "powershell": true, "pwsh": true}
 	root := "../.."

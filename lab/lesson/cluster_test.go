@@ -82,7 +82,8 @@ func labBinaries(t *testing.T) string {
 // manifests, lessons) brought up on the package's cluster. The cluster
 // is the one testcluster made, named kind like the shipped one, so the
 // copy's kind_cluster block gives way to the cluster's kubeconfig and
-// context; everything else is the shipped file, applied with lab up.
+// context on each resource; everything else is the shipped file, applied
+// with lab up.
 // Its output "context" is marked for the shell, for lab env.
 func shippedLab(t *testing.T) string {
 	t.Helper()
@@ -114,12 +115,11 @@ func shippedLab(t *testing.T) string {
 			switch {
 			case b.Type() == "resource" && b.Labels()[0] == "kind_cluster":
 				body.RemoveBlock(b)
-			case b.Type() == "locals":
-				b.Body().SetAttributeValue("cluster", cty.ObjectVal(map[string]cty.Value{
-					"kubeconfig": cty.StringVal(c.Kubeconfig), "context": cty.StringVal(c.Context),
-				}))
+			case b.Type() == "resource":
+				b.Body().SetAttributeValue("kubeconfig", cty.StringVal(c.Kubeconfig))
+				b.Body().SetAttributeValue("context", cty.StringVal(c.Context))
 			case b.Type() == "output" && b.Labels()[0] == "context":
-				b.Body().SetAttributeTraversal("value", hcl.Traversal{hcl.TraverseRoot{Name: "local"}, hcl.TraverseAttr{Name: "cluster"}, hcl.TraverseAttr{Name: "context"}})
+				b.Body().SetAttributeValue("value", cty.StringVal(c.Context))
 				b.Body().SetAttributeValue("env", cty.StringVal("LAB_CONTEXT"))
 			}
 		}
