@@ -10,6 +10,7 @@ import (
 
 	"labs.dev/lab/lab/plan"
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/ui/ansi"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -32,13 +33,13 @@ func samplePlan() *plan.Plan {
 
 func TestWritePlanGolden(t *testing.T) {
 	var b bytes.Buffer
-	WritePlan(&b, samplePlan(), Style{})
+	WritePlan(&b, samplePlan(), ansi.Style{})
 	golden(t, "testdata/plan.txt", b.String())
 	if strings.Contains(b.String(), "\x1b[") {
 		t.Error("colour codes without colour")
 	}
 	b.Reset()
-	WritePlan(&b, samplePlan(), Style{Color: true})
+	WritePlan(&b, samplePlan(), ansi.Style{Color: true})
 	if !strings.Contains(b.String(), "\x1b[32m+\x1b[0m") {
 		t.Error("no colour with colour on")
 	}
@@ -46,7 +47,7 @@ func TestWritePlanGolden(t *testing.T) {
 
 func TestWritePlanNoChanges(t *testing.T) {
 	var b bytes.Buffer
-	WritePlan(&b, &plan.Plan{Changes: []*plan.Change{{Addr: addr("namespace", "a"), Change: resource.Change{Action: resource.NoOp}}}}, Style{})
+	WritePlan(&b, &plan.Plan{Changes: []*plan.Change{{Addr: addr("namespace", "a"), Change: resource.Change{Action: resource.NoOp}}}}, ansi.Style{})
 	if !strings.HasPrefix(b.String(), "No changes.") {
 		t.Errorf("got %q", b.String())
 	}
@@ -54,7 +55,7 @@ func TestWritePlanNoChanges(t *testing.T) {
 
 func TestLinesWithoutTerminalArePlainAndTimestamped(t *testing.T) {
 	var b bytes.Buffer
-	l := NewLines(&b, Style{}, 0, 3)
+	l := NewLines(&b, ansi.Style{}, 0, 3)
 	l.now = func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
 	l.PreApply(addr("namespace", "dev"), resource.Create)
 	l.Progress(resource.Progress{Addr: addr("namespace", "dev"), Msg: "waiting", Done: 1, Total: 2})
@@ -102,25 +103,5 @@ func golden(t *testing.T, path, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("output differs from %s:\n%s", path, got)
-	}
-}
-
-func TestColorWanted(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		env      map[string]string
-		terminal bool
-		want     bool
-	}{
-		{"terminal", map[string]string{"TERM": "xterm-256color"}, true, true},
-		{"terminal without TERM", nil, true, true},
-		{"not a terminal", map[string]string{"TERM": "xterm"}, false, false},
-		{"NO_COLOR", map[string]string{"TERM": "xterm", "NO_COLOR": "1"}, true, false},
-		{"TERM=dumb", map[string]string{"TERM": "dumb"}, true, false},
-	} {
-		getenv := func(k string) string { return tc.env[k] }
-		if got := ColorWanted(getenv, tc.terminal); got != tc.want {
-			t.Errorf("%s: ColorWanted = %v, want %v", tc.name, got, tc.want)
-		}
 	}
 }
