@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,7 +66,7 @@ func (a *app) docTest(ctx context.Context, paths []string, update, verbose bool,
 	report := &lesson.Report{}
 	var lessons []*lesson.Lesson
 	for _, p := range paths {
-		l, problems := readLesson(p)
+		l, problems := lesson.Read(p)
 		report.Problems = append(report.Problems, problems...)
 		if l != nil {
 			lessons = append(lessons, l)
@@ -130,39 +127,13 @@ func (a *app) docTest(ctx context.Context, paths []string, update, verbose bool,
 	}
 	v.Report(report)
 	code := report.ExitCode()
-	if update && code == exitFailed && updated == failedOutputs(report) {
+	if differing, only := report.Differing(); update && code == exitFailed && only && updated == differing {
 		code = exitOK // every difference was written into the lesson
 	}
 	if code != exitOK {
 		return exit(code, nil)
 	}
 	return nil
-}
-
-// readLesson reads and parses one lesson, or says why it cannot.
-func readLesson(path string) (*lesson.Lesson, []lesson.Problem) {
-	f, err := os.Open(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is said already
-		}
-		return nil, []lesson.Problem{{File: path, Message: "cannot read the lesson: " + err.Error()}}
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, []lesson.Problem{{File: path, Message: "is a directory; name the lesson's .md file"}}
-	}
-	src, err := io.ReadAll(io.LimitReader(f, lesson.MaxSize+1))
-	if err != nil {
-		return nil, []lesson.Problem{{File: path, Message: "cannot read the lesson: " + err.Error()}}
-	}
-	l, err := lesson.Parse(path, src)
-	var pe *lesson.ParseError
-	if errors.As(err, &pe) {
-		return nil, pe.Problems
-	}
-	return l, nil
 }
 
 // lessonEnv is the commands' environment: the learner's, pointed at the
@@ -201,24 +172,4 @@ func updateLesson(v views.DocTest, l *lesson.Lesson, r *lesson.Result) (int, err
 		v.Updated(l.Path, e.Line)
 	}
 	return len(edits), nil
-}
-
-// failedOutputs counts the steps whose output differed (what --update
-// can fix); any other failure keeps exit code 1.
-func failedOutputs(r *lesson.Report) int {
-	n := 0
-	for _, l := range r.Lessons {
-		if l.Lab != nil && l.Lab.Status != lesson.Passed {
-			return -1
-		}
-		for _, s := range l.Steps {
-			if s.Status == lesson.Failed {
-				if len(s.Problems) == 0 {
-					return -1
-				}
-				n++
-			}
-		}
-	}
-	return n
 }
