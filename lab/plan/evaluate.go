@@ -1,9 +1,6 @@
 package plan
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/zclconf/go-cty/cty"
 
 	"labs.dev/lab/lab/config"
@@ -12,7 +9,7 @@ import (
 
 // Evaluate decodes a resource's arguments against the values known so
 // far and separates out sensitive marks, which the kinds never see.
-func Evaluate(cfg *config.Config, r *config.Resource, known map[resource.Addr]cty.Value) (cty.Value, []string, error) {
+func Evaluate(cfg *config.Config, r *config.Resource, known map[resource.Addr]cty.Value) (cty.Value, []resource.Path, error) {
 	ctx, diags := cfg.EvalContext(known)
 	val, d := r.Decode(ctx)
 	diags = append(diags, d...)
@@ -20,10 +17,10 @@ func Evaluate(cfg *config.Config, r *config.Resource, known map[resource.Addr]ct
 		return cty.NilVal, nil, &DiagError{Diags: diags}
 	}
 	val, pvms := val.UnmarkDeepWithPaths()
-	var sensitive []string
+	var sensitive []resource.Path
 	for _, pvm := range pvms {
 		if _, ok := pvm.Marks[config.Sensitive]; ok {
-			sensitive = append(sensitive, pathString(pvm.Path))
+			sensitive = append(sensitive, resource.CtyPath(pvm.Path))
 		}
 	}
 	return val, sensitive, nil
@@ -48,29 +45,4 @@ func Planned(kind resource.Kind, val, prior cty.Value, action resource.Action) c
 		attrs[name] = v
 	}
 	return cty.ObjectVal(attrs)
-}
-
-func pathString(p cty.Path) string {
-	var b strings.Builder
-	for _, step := range p {
-		switch s := step.(type) {
-		case cty.GetAttrStep:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(s.Name)
-		case cty.IndexStep:
-			if s.Key.Type() == cty.String {
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(s.Key.AsString())
-			} else {
-				bf := s.Key.AsBigFloat()
-				i, _ := bf.Int64()
-				fmt.Fprintf(&b, "[%d]", i)
-			}
-		}
-	}
-	return b.String()
 }

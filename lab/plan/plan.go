@@ -42,7 +42,7 @@ type Change struct {
 	// its dependencies are applied; apply plans it again then.
 	Deferred bool `json:"deferred,omitempty"`
 	// Sensitive lists argument paths that hold sensitive values.
-	Sensitive []string `json:"sensitive,omitempty"`
+	Sensitive []resource.Path `json:"sensitive,omitempty"`
 	// MovedTo is, for a Forget, the address that now manages the same
 	// thing; the old address leaves state when that one is recorded.
 	MovedTo *resource.Addr `json:"moved_to,omitempty"`

@@ -1,14 +1,13 @@
 package plan
 
 import (
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"labs.dev/lab/lab/config"
+	"labs.dev/lab/lab/resource"
 )
 
 // redact hides sensitive fields in a change's diff: those under a path
@@ -17,10 +16,13 @@ import (
 // any that shows one of the sensitive values in secrets.
 func redact(c *Change, secrets []string) {
 	for i, f := range c.Fields {
-		path := normalPath(f.Path)
-		for _, s := range c.Sensitive {
-			if path == s || strings.HasPrefix(path, s+".") || strings.HasPrefix(path, s+"[") {
-				c.Fields[i].Sensitive = true
+		// A kind's free-form path ("Deployment dev/x: spec") is no path
+		// of the arguments.
+		if path, err := resource.ParsePath(f.Path); err == nil {
+			for _, s := range c.Sensitive {
+				if path.HasPrefix(s) {
+					c.Fields[i].Sensitive = true
+				}
 			}
 		}
 		if showsSecret(f.Old, secrets) || showsSecret(f.New, secrets) || showsSecret(f.Path, secrets) {
@@ -38,23 +40,6 @@ func redact(c *Change, secrets []string) {
 	}
 	c.Reason = hideSecrets(c.Reason, secrets)
 }
-
-// normalPath writes map keys as attributes, labels["team"] as
-// labels.team, the form Evaluate gives sensitive paths in.
-func normalPath(p string) string {
-	if !strings.Contains(p, "[\"") {
-		return p
-	}
-	return quotedKey.ReplaceAllStringFunc(p, func(m string) string {
-		k, err := strconv.Unquote(m[1 : len(m)-1])
-		if err != nil {
-			return m
-		}
-		return "." + k
-	})
-}
-
-var quotedKey = regexp.MustCompile(`\["(?:[^"\\]|\\.)*"\]`)
 
 // minContained is the shortest sensitive value looked for inside longer
 // text; a shorter one is hidden only where it is the whole value, or
