@@ -16,15 +16,15 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/lab/lesson"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 // One simulated cluster for the package; the shipped lab file is
 // applied on it once, and the shipped lesson is proven against it.
 func TestMain(m *testing.M) {
-	code := testcluster.Main(m)
+	code := simtest.Main(m)
 	if labDir != "" {
 		os.RemoveAll(labDir)
 	}
@@ -80,13 +80,13 @@ func labBinaries(t *testing.T) string {
 
 // shippedLab is a copy of the repository's lab (labs.hcl, charts,
 // manifests, lessons) brought up on the package's cluster. The cluster
-// is the one testcluster made, named kind like the shipped one, so the
+// is the one simtest made, named kind like the shipped one, so the
 // copy's kind_cluster block gives way to the cluster's kubeconfig and
 // context; everything else is the shipped file, applied with lab up.
 // Its output "context" is marked for the shell, for lab env.
 func shippedLab(t *testing.T) string {
 	t.Helper()
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	bin := labBinaries(t)
 	labOnce.Do(func() {
 		root, _ := filepath.Abs("../..")
@@ -325,7 +325,7 @@ func TestDriftedLesson(t *testing.T) {
 // lab's cluster and has the outputs marked for the shell.
 func TestEnvPointsAShellAtTheLab(t *testing.T) {
 	dir := shippedLab(t)
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	kubectl, err := simulated.KubectlPath()
 	if err != nil {
 		t.Fatal(err)

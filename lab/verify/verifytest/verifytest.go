@@ -22,12 +22,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/verify"
 	"labs.dev/lab/providers/kube"
 	labk8s "labs.dev/lab/providers/kubernetes"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 // root is the repository root, from a test's package directory.
@@ -257,10 +257,10 @@ type Env struct {
 	Context    string
 }
 
-// NewEnv connects to the package's cluster (testcluster.Main).
+// NewEnv connects to the package's cluster (simtest.Main).
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	client, err := kube.NewConnections().Connect(kube.Target{Kubeconfig: c.Kubeconfig, Context: c.Context})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package hostile
+package e2e
 
 import (
 	"os"
@@ -7,10 +7,10 @@ import (
 	"sync"
 	"testing"
 
-	"labs.dev/lab/internal/testcluster"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 var (
 	binOnce sync.Once

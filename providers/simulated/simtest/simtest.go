@@ -1,10 +1,10 @@
-// Package testcluster gives a test package one simulated cluster, started
+// Package simtest gives a test package one simulated cluster, started
 // from TestMain and always torn down:
 //
-//	func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+//	func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 //
 //	func TestSomething(t *testing.T) {
-//		c := testcluster.Get(t) // *simulated.Cluster; c.Config, c.Kubeconfig, c.Context
+//		c := simtest.Get(t) // *simulated.Cluster; c.Config, c.Kubeconfig, c.Context
 //	}
 //
 // The cluster is named "kind" (node kind-control-plane, context
@@ -13,7 +13,7 @@
 // kubeconfig is never touched. When the control-plane binaries are
 // missing, tests that call Get skip, saying how to build them; under
 // CI=true the package fails instead.
-package testcluster
+package simtest
 
 import (
 	"context"
@@ -56,9 +56,9 @@ func Main(m *testing.M) int {
 		skip = "no cluster while fuzzing (-fuzz)"
 		return m.Run()
 	}
-	tmp, err := os.MkdirTemp("", "lab-testcluster-")
+	tmp, err := os.MkdirTemp("", "lab-simtest-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster:", err)
+		fmt.Fprintln(os.Stderr, "simtest:", err)
 		return 1
 	}
 	kubeconfig := filepath.Join(tmp, "kubeconfig")
@@ -67,7 +67,7 @@ func Main(m *testing.M) int {
 	// Start the watchdog before the cluster, so no process can outlive us.
 	done, err := startReaper(tmp)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster:", err)
+		fmt.Fprintln(os.Stderr, "simtest:", err)
 		os.RemoveAll(tmp)
 		return 1
 	}
@@ -79,13 +79,13 @@ func Main(m *testing.M) int {
 	case err == nil:
 		cluster = c
 		if testing.Verbose() {
-			fmt.Fprintf(os.Stderr, "testcluster: simulated cluster %s up in %.1fs at %s\n", c.Name, time.Since(began).Seconds(), c.Endpoint)
+			fmt.Fprintf(os.Stderr, "simtest: simulated cluster %s up in %.1fs at %s\n", c.Name, time.Since(began).Seconds(), c.Endpoint)
 		}
 	case simulated.IsMissingBinaries(err) && os.Getenv("CI") != "true":
 		skip = err.Error()
-		fmt.Fprintln(os.Stderr, "testcluster: tests needing a cluster will skip:", err)
+		fmt.Fprintln(os.Stderr, "simtest: tests needing a cluster will skip:", err)
 	default:
-		fmt.Fprintln(os.Stderr, "testcluster: cannot start the simulated cluster:", err)
+		fmt.Fprintln(os.Stderr, "simtest: cannot start the simulated cluster:", err)
 		return 1
 	}
 	return m.Run()
@@ -110,7 +110,7 @@ func Get(t testing.TB) *simulated.Cluster {
 	if skip != "" {
 		t.Skip(skip)
 	}
-	t.Fatal("testcluster: no cluster; call testcluster.Main from TestMain: func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }")
+	t.Fatal("simtest: no cluster; call simtest.Main from TestMain: func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }")
 	return nil
 }
 
@@ -150,11 +150,11 @@ func reap(tmp string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := simulated.Delete(ctx, options(tmp)); err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster: teardown:", err)
+		fmt.Fprintln(os.Stderr, "simtest: teardown:", err)
 		return 1
 	}
 	if err := os.RemoveAll(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster: teardown:", err)
+		fmt.Fprintln(os.Stderr, "simtest: teardown:", err)
 		return 1
 	}
 	return 0
