@@ -23,38 +23,42 @@ type DocTest interface {
 	Updated(path string, line int)
 }
 
-func (h human) DocTest(verbose bool) DocTest { return docTestHuman{h, verbose} }
-func (m machine) DocTest(bool) DocTest       { return docTestJSON{m} }
-func (j junit) DocTest(bool) DocTest         { return docTestJUnit{j} }
+func (h human) DocTest(verbose bool) DocTest { return docTestHuman{docNotes{h.view}, verbose} }
+func (m machine) DocTest(bool) DocTest       { return docTestJSON{docNotes{m.view}} }
+func (j junit) DocTest(bool) DocTest         { return docTestJUnit{docNotes{j.view}} }
 
 type (
 	docTestHuman struct {
-		human
+		docNotes
 		verbose bool // every command, not only those that fail
 	}
-	docTestJSON  struct{ machine }
-	docTestJUnit struct{ junit }
+	docTestJSON  struct{ docNotes }
+	docTestJUnit struct{ docNotes }
 )
 
-func (v *view) Note(msg string) { fmt.Fprintln(v.err, msg) }
+// docNotes is what doc test says beside its report: on stderr, the
+// same in every format.
+type docNotes struct{ v *view }
 
-func (v *view) Updated(path string, line int) {
-	fmt.Fprintf(v.err, "%s:%d: output block updated\n", path, line)
+func (n docNotes) Note(msg string) { fmt.Fprintln(n.v.err, msg) }
+
+func (n docNotes) Updated(path string, line int) {
+	fmt.Fprintf(n.v.err, "%s:%d: output block updated\n", path, line)
 }
 
-func (v docTestHuman) Problems(r *lesson.Report) { r.WriteText(v.out, v.outStyle, v.verbose) }
-func (v docTestHuman) Step(sr lesson.StepResult) {
-	lesson.WriteStep(v.out, sr, v.outStyle, v.verbose)
+func (x docTestHuman) Problems(r *lesson.Report) { r.WriteText(x.v.out, x.v.outStyle, x.verbose) }
+func (x docTestHuman) Step(sr lesson.StepResult) {
+	lesson.WriteStep(x.v.out, sr, x.v.outStyle, x.verbose)
 }
-func (v docTestHuman) Lesson(r *lesson.Result) { lesson.WriteLessonEnd(v.out, r, v.outStyle) }
-func (v docTestHuman) Report(r *lesson.Report) { fmt.Fprintln(v.out, r.Summary()) }
+func (x docTestHuman) Lesson(r *lesson.Result) { lesson.WriteLessonEnd(x.v.out, r, x.v.outStyle) }
+func (x docTestHuman) Report(r *lesson.Report) { fmt.Fprintln(x.v.out, r.Summary()) }
 
-func (v docTestJSON) Problems(r *lesson.Report) { _ = r.WriteJSON(v.doc) }
+func (x docTestJSON) Problems(r *lesson.Report) { _ = r.WriteJSON(x.v.doc) }
 func (docTestJSON) Step(lesson.StepResult)      {}
 func (docTestJSON) Lesson(*lesson.Result)       {}
-func (v docTestJSON) Report(r *lesson.Report)   { _ = r.WriteJSON(v.doc) }
+func (x docTestJSON) Report(r *lesson.Report)   { _ = r.WriteJSON(x.v.doc) }
 
-func (v docTestJUnit) Problems(r *lesson.Report) { _ = r.WriteJUnit(v.doc) }
+func (x docTestJUnit) Problems(r *lesson.Report) { _ = r.WriteJUnit(x.v.doc) }
 func (docTestJUnit) Step(lesson.StepResult)      {}
 func (docTestJUnit) Lesson(*lesson.Result)       {}
-func (v docTestJUnit) Report(r *lesson.Report)   { _ = r.WriteJUnit(v.doc) }
+func (x docTestJUnit) Report(r *lesson.Report)   { _ = r.WriteJUnit(x.v.doc) }

@@ -13,18 +13,19 @@ type Doctor interface {
 	Reports(reports []host.Report, file string, ok bool)
 }
 
-func (h human) Doctor() Doctor   { return doctorHuman{h} }
-func (m machine) Doctor() Doctor { return doctorJSON{m} }
+func (h human) Doctor() Doctor   { return doctorHuman{h.view} }
+func (m machine) Doctor() Doctor { return doctorJSON{m.view} }
 
 type (
-	doctorHuman struct{ human }
-	doctorJSON  struct{ machine }
+	doctorHuman struct{ v *view }
+	doctorJSON  struct{ v *view }
 )
 
 // Reports shows each check as ✓ (fine, or lab works around it), ! (lab
 // up goes on, but it may bite) or ✗ (lab up would fail), with the
 // command that fixes it.
-func (v doctorHuman) Reports(reports []host.Report, file string, _ bool) {
+func (x doctorHuman) Reports(reports []host.Report, file string, _ bool) {
+	v := x.v
 	st, w := v.outStyle, v.out
 	if len(reports) == 0 {
 		fmt.Fprintf(w, "%s declares no cluster that runs on this machine; nothing to check.\n", file)
@@ -60,6 +61,7 @@ func (v doctorHuman) Reports(reports []host.Report, file string, _ bool) {
 	}
 }
 
-func (v doctorJSON) Reports(reports []host.Report, _ string, ok bool) {
+func (x doctorJSON) Reports(reports []host.Report, _ string, ok bool) {
+	v := x.v
 	v.writeJSON(map[string]any{"ok": ok, "clusters": reports})
 }

@@ -17,8 +17,8 @@ type Fmt interface {
 // Graph is lab graph's view: DOT in every format.
 type Graph interface{ Graph(dot string) }
 
-func (h human) Validate() Validate   { return validateHuman{h} }
-func (m machine) Validate() Validate { return validateJSON{m} }
+func (h human) Validate() Validate   { return validateHuman{h.view} }
+func (m machine) Validate() Validate { return validateJSON{m.view} }
 
 // Fmt and Graph write text for people under -o json too, on stderr, as
 // every command's human lines do there.
@@ -28,26 +28,29 @@ func (h human) Graph() Graph   { return text{h.view} }
 func (m machine) Graph() Graph { return text{m.view} }
 
 type (
-	validateHuman struct{ human }
-	validateJSON  struct{ machine }
+	validateHuman struct{ v *view }
+	validateJSON  struct{ v *view }
 	// text is the view of the commands whose output is text in every
 	// format.
-	text struct{ *view }
+	text struct{ v *view }
 )
 
-func (v validateHuman) Valid(file string, resources, labs int) {
+func (x validateHuman) Valid(file string, resources, labs int) {
+	v := x.v
 	fmt.Fprintf(v.out, "%s %s is valid: %d resource(s), %d lab(s).\n", v.outStyle.Green("Success!"), file, resources, labs)
 }
 
-func (v validateJSON) Valid(string, int, int) {
+func (x validateJSON) Valid(string, int, int) {
+	v := x.v
 	v.writeJSON(map[string]any{"valid": true, "diagnostics": []any{}})
 }
 
-func (v text) Unformatted(file, diff string) {
+func (x text) Unformatted(file, diff string) {
+	v := x.v
 	fmt.Fprintln(v.out, file)
 	fmt.Fprint(v.out, diff)
 }
 
-func (v text) Graph(dot string) { fmt.Fprint(v.out, dot) }
+func (x text) Graph(dot string) { fmt.Fprint(x.v.out, dot) }
 
-func (v text) Unlocked() { fmt.Fprintln(v.out, "The state lock was removed.") }
+func (x text) Unlocked() { fmt.Fprintln(x.v.out, "The state lock was removed.") }

@@ -16,19 +16,20 @@ type List interface {
 // Show is lab show's view: a lab's task as the learner reads it.
 type Show interface{ Lab(l *verify.Lab) }
 
-func (h human) List() List   { return listHuman{h} }
-func (m machine) List() List { return listJSON{m} }
-func (h human) Show() Show   { return showHuman{h} }
-func (m machine) Show() Show { return showJSON{m} }
+func (h human) List() List   { return listHuman{h.view} }
+func (m machine) List() List { return listJSON{m.view} }
+func (h human) Show() Show   { return showHuman{h.view} }
+func (m machine) Show() Show { return showJSON{m.view} }
 
 type (
-	listHuman struct{ human }
-	listJSON  struct{ machine }
-	showHuman struct{ human }
-	showJSON  struct{ machine }
+	listHuman struct{ v *view }
+	listJSON  struct{ v *view }
+	showHuman struct{ v *view }
+	showJSON  struct{ v *view }
 )
 
-func (v listHuman) Labs(labs []*verify.Lab) error {
+func (x listHuman) Labs(labs []*verify.Lab) error {
+	v := x.v
 	tw := tabwriter.NewWriter(v.out, 0, 4, 2, ' ', 0)
 	for _, l := range labs {
 		fmt.Fprintf(tw, "%s\t%s\n", l.Name, l.Title)
@@ -36,7 +37,8 @@ func (v listHuman) Labs(labs []*verify.Lab) error {
 	return tw.Flush()
 }
 
-func (v listJSON) Labs(labs []*verify.Lab) error {
+func (x listJSON) Labs(labs []*verify.Lab) error {
+	v := x.v
 	type item struct {
 		Name       string   `json:"name"`
 		Title      string   `json:"title,omitempty"`
@@ -51,7 +53,8 @@ func (v listJSON) Labs(labs []*verify.Lab) error {
 	return nil
 }
 
-func (v showHuman) Lab(l *verify.Lab) {
+func (x showHuman) Lab(l *verify.Lab) {
+	v := x.v
 	title, task := oneLineEnding(l.Title), oneLineEnding(l.Task)
 	if title == "" {
 		title = l.Name
@@ -64,7 +67,8 @@ func (v showHuman) Lab(l *verify.Lab) {
 	fmt.Fprintf(v.out, "%s\n\nCheck your work with: lab verify %s\n", task, l.Name)
 }
 
-func (v showJSON) Lab(l *verify.Lab) {
+func (x showJSON) Lab(l *verify.Lab) {
+	v := x.v
 	var checks []string
 	for _, c := range l.Checks {
 		checks = append(checks, c.Name)

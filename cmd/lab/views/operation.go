@@ -52,42 +52,48 @@ func (v *view) humanHook(total int) (plan.Hook, func()) {
 
 func (v *view) jsonHook(int) (plan.Hook, func()) { return ui.NewJSONLines(v.out), func() {} }
 
-func (v *view) Ask(question string) (string, error) {
-	fmt.Fprintf(v.out, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", question)
-	return bufio.NewReader(v.in).ReadString('\n')
+// asker asks apply's question, the same in every format: on stdout for
+// text, on stderr beside a JSON document.
+type asker struct{ v *view }
+
+func (a asker) Ask(question string) (string, error) {
+	fmt.Fprintf(a.v.out, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", question)
+	return bufio.NewReader(a.v.in).ReadString('\n')
 }
 
-func (h human) Plan() Plan   { return planHuman{h} }
-func (m machine) Plan() Plan { return planJSON{m} }
+func (h human) Plan() Plan   { return planHuman{h.view} }
+func (m machine) Plan() Plan { return planJSON{m.view} }
 
-func (h human) Apply() Apply   { return applyHuman{h} }
-func (m machine) Apply() Apply { return applyJSON{m} }
+func (h human) Apply() Apply   { return applyHuman{asker{h.view}} }
+func (m machine) Apply() Apply { return applyJSON{asker{m.view}} }
 
 type (
-	planHuman  struct{ human }
-	planJSON   struct{ machine }
-	applyHuman struct{ human }
-	applyJSON  struct{ machine }
+	planHuman  struct{ v *view }
+	planJSON   struct{ v *view }
+	applyHuman struct{ asker }
+	applyJSON  struct{ asker }
 )
 
-func (v planHuman) Hook(total int) (plan.Hook, func()) { return v.humanHook(total) }
-func (v planHuman) Plan(p *plan.Plan)                  { ui.WritePlan(v.out, p, v.outStyle) }
-func (v planHuman) Saved(path string) {
-	fmt.Fprintf(v.out, "\nSaved the plan to %s. Apply exactly these actions with: lab apply %s\n", path, path)
+func (x planHuman) Hook(total int) (plan.Hook, func()) { return x.v.humanHook(total) }
+func (x planHuman) Plan(p *plan.Plan)                  { ui.WritePlan(x.v.out, p, x.v.outStyle) }
+func (x planHuman) Saved(path string) {
+	fmt.Fprintf(x.v.out, "\nSaved the plan to %s. Apply exactly these actions with: lab apply %s\n", path, path)
 }
 
-func (v planJSON) Hook(total int) (plan.Hook, func()) { return v.jsonHook(total) }
-func (v planJSON) Plan(p *plan.Plan)                  { v.writeJSON(ui.NewPlanJSON(p)) }
+func (x planJSON) Hook(total int) (plan.Hook, func()) { return x.v.jsonHook(total) }
+func (x planJSON) Plan(p *plan.Plan)                  { x.v.writeJSON(ui.NewPlanJSON(p)) }
 func (planJSON) Saved(string)                         {}
 
-func (v applyHuman) Hook(total int) (plan.Hook, func()) { return v.humanHook(total) }
+func (x applyHuman) Hook(total int) (plan.Hook, func()) { return x.v.humanHook(total) }
 
-func (v applyHuman) Proposed(p *plan.Plan) {
+func (x applyHuman) Proposed(p *plan.Plan) {
+	v := x.v
 	ui.WritePlan(v.out, p, v.outStyle)
 	fmt.Fprintln(v.out)
 }
 
-func (v applyHuman) Unchanged(p *plan.Plan) {
+func (x applyHuman) Unchanged(p *plan.Plan) {
+	v := x.v
 	if p.Destroy {
 		fmt.Fprintln(v.out, "Nothing to destroy: lab has created nothing here (or it is all gone already).")
 		return
@@ -95,7 +101,8 @@ func (v applyHuman) Unchanged(p *plan.Plan) {
 	ui.WritePlan(v.out, p, v.outStyle)
 }
 
-func (v applyHuman) Result(res *apply.Result, destroy, interrupted bool) {
+func (x applyHuman) Result(res *apply.Result, destroy, interrupted bool) {
+	v := x.v
 	st := v.outStyle
 	for _, err := range res.Failed {
 		fmt.Fprintf(v.err, "%s %s\n", st.Red("Error:"), err)
@@ -135,14 +142,15 @@ func doneCounts(done map[resource.Action]int, destroy bool) string {
 	return fmt.Sprintf("%d added, %d changed, %d destroyed", done[resource.Create]+done[resource.Replace], done[resource.Update], done[resource.Delete])
 }
 
-func (v applyJSON) Hook(total int) (plan.Hook, func()) { return v.jsonHook(total) }
+func (x applyJSON) Hook(total int) (plan.Hook, func()) { return x.v.jsonHook(total) }
 
 // Proposed shows nothing: the document is the apply's result.
 func (applyJSON) Proposed(*plan.Plan) {}
 
-func (v applyJSON) Unchanged(p *plan.Plan) { v.writeJSON(ui.NewPlanJSON(p)) }
+func (x applyJSON) Unchanged(p *plan.Plan) { x.v.writeJSON(ui.NewPlanJSON(p)) }
 
-func (v applyJSON) Result(res *apply.Result, _, interrupted bool) {
+func (x applyJSON) Result(res *apply.Result, _, interrupted bool) {
+	v := x.v
 	failed := []string{}
 	for _, e := range res.Failed {
 		failed = append(failed, e.Error())

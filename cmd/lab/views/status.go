@@ -19,17 +19,18 @@ type ResourceStatus struct {
 	Detail   string `json:"detail,omitempty"`
 }
 
-func (h human) Status() Status   { return statusHuman{h} }
-func (m machine) Status() Status { return statusJSON{m} }
+func (h human) Status() Status   { return statusHuman{h.view} }
+func (m machine) Status() Status { return statusJSON{m.view} }
 
 type (
-	statusHuman struct{ human }
-	statusJSON  struct{ machine }
+	statusHuman struct{ v *view }
+	statusJSON  struct{ v *view }
 )
 
-func (v statusHuman) Hook(total int) (plan.Hook, func()) { return v.humanHook(total) }
+func (x statusHuman) Hook(total int) (plan.Hook, func()) { return x.v.humanHook(total) }
 
-func (v statusHuman) Resources(rows []ResourceStatus) {
+func (x statusHuman) Resources(rows []ResourceStatus) {
+	v := x.v
 	st := v.outStyle
 	for _, r := range rows {
 		status := r.Status
@@ -47,9 +48,10 @@ func (v statusHuman) Resources(rows []ResourceStatus) {
 	}
 }
 
-func (v statusJSON) Hook(total int) (plan.Hook, func()) { return v.jsonHook(total) }
+func (x statusJSON) Hook(total int) (plan.Hook, func()) { return x.v.jsonHook(total) }
 
-func (v statusJSON) Resources(rows []ResourceStatus) {
+func (x statusJSON) Resources(rows []ResourceStatus) {
+	v := x.v
 	v.writeJSON(map[string]any{"resources": rows})
 }
 

@@ -27,19 +27,20 @@ type Env interface {
 	UnsetOutput(name string)
 }
 
-func (h human) Output() Output   { return outputHuman{h} }
-func (m machine) Output() Output { return outputJSON{m} }
-func (h human) Env() Env         { return envHuman{h} }
-func (m machine) Env() Env       { return envJSON{m} }
+func (h human) Output() Output   { return outputHuman{h.view} }
+func (m machine) Output() Output { return outputJSON{m.view} }
+func (h human) Env() Env         { return envHuman{envNotes{h.view}} }
+func (m machine) Env() Env       { return envJSON{envNotes{m.view}} }
 
 type (
-	outputHuman struct{ human }
-	outputJSON  struct{ machine }
-	envHuman    struct{ human }
-	envJSON     struct{ machine }
+	outputHuman struct{ v *view }
+	outputJSON  struct{ v *view }
+	envHuman    struct{ envNotes }
+	envJSON     struct{ envNotes }
 )
 
-func (v outputHuman) Outputs(values map[string]cty.Value) {
+func (x outputHuman) Outputs(values map[string]cty.Value) {
+	v := x.v
 	var names []string
 	for n := range values {
 		names = append(names, n)
@@ -50,7 +51,8 @@ func (v outputHuman) Outputs(values map[string]cty.Value) {
 	}
 }
 
-func (v outputHuman) Output(_ string, val cty.Value) error {
+func (x outputHuman) Output(_ string, val cty.Value) error {
+	v := x.v
 	if val.Type() == cty.String && !val.IsMarked() {
 		fmt.Fprintln(v.out, val.AsString())
 		return nil
@@ -59,10 +61,11 @@ func (v outputHuman) Output(_ string, val cty.Value) error {
 	return nil
 }
 
-func (v outputJSON) Outputs(values map[string]cty.Value) { v.writeJSON(outputsJSON(values)) }
+func (x outputJSON) Outputs(values map[string]cty.Value) { x.v.writeJSON(outputsJSON(values)) }
 
 // Output is the value alone as JSON; a sensitive one is never shown.
-func (v outputJSON) Output(name string, val cty.Value) error {
+func (x outputJSON) Output(name string, val cty.Value) error {
+	v := x.v
 	if val.IsMarked() || val.ContainsMarked() {
 		v.writeJSON(map[string]any{"sensitive": true})
 		return nil
@@ -75,15 +78,20 @@ func (v outputJSON) Output(name string, val cty.Value) error {
 	return nil
 }
 
-func (v *view) SensitiveOutput(name string) {
-	fmt.Fprintf(v.err, "lab env: output %q is sensitive; it is never printed (lab output %s shows it is set)\n", name, name)
+// envNotes says on stderr, in every format, why an output is not
+// exported.
+type envNotes struct{ v *view }
+
+func (n envNotes) SensitiveOutput(name string) {
+	fmt.Fprintf(n.v.err, "lab env: output %q is sensitive; it is never printed (lab output %s shows it is set)\n", name, name)
 }
 
-func (v *view) UnsetOutput(name string) {
-	fmt.Fprintf(v.err, "lab env: output %q has no value yet; it has one after lab up\n", name)
+func (n envNotes) UnsetOutput(name string) {
+	fmt.Fprintf(n.v.err, "lab env: output %q has no value yet; it has one after lab up\n", name)
 }
 
-func (v envHuman) Exports(shell, context, current string, exports [][2]string) {
+func (x envHuman) Exports(shell, context, current string, exports [][2]string) {
+	v := x.v
 	fmt.Fprintf(v.out, "# the lab's cluster: context %s; apply with: %s\n", context, evalHint(shell))
 	for _, e := range exports {
 		fmt.Fprintln(v.out, exportLine(shell, e[0], e[1]))
@@ -93,7 +101,8 @@ func (v envHuman) Exports(shell, context, current string, exports [][2]string) {
 	}
 }
 
-func (v envJSON) Exports(shell, context, _ string, exports [][2]string) {
+func (x envJSON) Exports(shell, context, _ string, exports [][2]string) {
+	v := x.v
 	env := map[string]string{}
 	for _, e := range exports {
 		env[e[0]] = e[1]

@@ -34,25 +34,26 @@ type Reset interface {
 	Result(res *reset.Result, dryRun bool)
 }
 
-func (h human) Verify() Verify   { return verifyHuman{h} }
-func (m machine) Verify() Verify { return verifyJSON{m} }
-func (j junit) Verify() Verify   { return verifyJUnit{j} }
-func (h human) Test() Test       { return testHuman{h} }
-func (m machine) Test() Test     { return testJSON{m} }
-func (h human) Reset() Reset     { return resetHuman{h} }
-func (m machine) Reset() Reset   { return resetJSON{m} }
+func (h human) Verify() Verify   { return verifyHuman{h.view} }
+func (m machine) Verify() Verify { return verifyJSON{m.view} }
+func (j junit) Verify() Verify   { return verifyJUnit{j.view} }
+func (h human) Test() Test       { return testHuman{stepper{h.view}} }
+func (m machine) Test() Test     { return testJSON{stepper{m.view}} }
+func (h human) Reset() Reset     { return resetHuman{h.view} }
+func (m machine) Reset() Reset   { return resetJSON{m.view} }
 
 type (
-	verifyHuman struct{ human }
-	verifyJSON  struct{ machine }
-	verifyJUnit struct{ junit }
-	testHuman   struct{ human }
-	testJSON    struct{ machine }
-	resetHuman  struct{ human }
-	resetJSON   struct{ machine }
+	verifyHuman struct{ v *view }
+	verifyJSON  struct{ v *view }
+	verifyJUnit struct{ v *view }
+	testHuman   struct{ stepper }
+	testJSON    struct{ stepper }
+	resetHuman  struct{ v *view }
+	resetJSON   struct{ v *view }
 )
 
-func (v verifyHuman) Result(res *verify.Result) error {
+func (x verifyHuman) Result(res *verify.Result) error {
+	v := x.v
 	if err := oneError(res); err != nil {
 		return err
 	}
@@ -60,12 +61,14 @@ func (v verifyHuman) Result(res *verify.Result) error {
 	return nil
 }
 
-func (v verifyJSON) Result(res *verify.Result) error {
+func (x verifyJSON) Result(res *verify.Result) error {
+	v := x.v
 	_ = report.JSON(v.doc, res)
 	return nil
 }
 
-func (v verifyJUnit) Result(res *verify.Result) error {
+func (x verifyJUnit) Result(res *verify.Result) error {
+	v := x.v
 	_ = report.JUnit(v.doc, res)
 	return nil
 }
@@ -96,11 +99,13 @@ func oneError(r *verify.Result) error {
 	return errs[0]
 }
 
-func (v *view) step(msg string) { fmt.Fprintln(v.err, v.errStyle.Bold(msg)) }
+// stepper says what lab test does now, on stderr in every format.
+type stepper struct{ v *view }
 
-func (v testHuman) Step(msg string) { v.step(msg) }
+func (s stepper) Step(msg string) { fmt.Fprintln(s.v.err, s.v.errStyle.Bold(msg)) }
 
-func (v testHuman) Lab(tr *labtest.Result) {
+func (x testHuman) Lab(tr *labtest.Result) {
+	v := x.v
 	st, w := v.outStyle, v.out
 	switch {
 	case tr.Err != nil:
@@ -122,7 +127,8 @@ func (v testHuman) Lab(tr *labtest.Result) {
 	}
 }
 
-func (v testHuman) Results(results []*labtest.Result) {
+func (x testHuman) Results(results []*labtest.Result) {
+	v := x.v
 	ok := 0
 	for _, tr := range results {
 		if tr.OK() {
@@ -132,11 +138,11 @@ func (v testHuman) Results(results []*labtest.Result) {
 	fmt.Fprintf(v.out, "%d proven, %d broken or not tested\n", ok, len(results)-ok)
 }
 
-func (v testJSON) Step(msg string)                   { v.step(msg) }
 func (testJSON) Lab(*labtest.Result)                 {}
-func (v testJSON) Results(results []*labtest.Result) { v.writeJSON(results) }
+func (x testJSON) Results(results []*labtest.Result) { x.v.writeJSON(results) }
 
-func (v resetHuman) Result(res *reset.Result, dryRun bool) {
+func (x resetHuman) Result(res *reset.Result, dryRun bool) {
+	v := x.v
 	verb := "deleted"
 	if dryRun {
 		verb = "would delete"
@@ -147,4 +153,4 @@ func (v resetHuman) Result(res *reset.Result, dryRun bool) {
 	fmt.Fprintf(v.out, "Reset %s: %s %d object(s) in namespace %s.\n", res.Lab, verb, len(res.Deleted), strings.Join(res.Namespaces, ", "))
 }
 
-func (v resetJSON) Result(res *reset.Result, _ bool) { v.writeJSON(res) }
+func (x resetJSON) Result(res *reset.Result, _ bool) { x.v.writeJSON(res) }
