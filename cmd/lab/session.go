@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"labs.dev/lab/cmd/lab/views"
-	"labs.dev/lab/lab/apply"
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/graph"
 	"labs.dev/lab/lab/plan"
@@ -154,79 +153,4 @@ func (s *session) explain(err error) error {
 		msg += fmt.Sprintf(" (%d more wait on them)", len(we.Skipped))
 	}
 	return errors.New(msg)
-}
-
-// operation is the flow of lab apply, up, destroy and down: open the
-// lab, plan, show the plan, ask (unless told not to), apply, report.
-type operation struct {
-	destroy bool
-	ask     bool
-}
-
-func (a *app) operate(cmd *cobra.Command, e *engineFlags, o operation) error {
-	ctx := cmd.Context()
-	v := a.views.Apply()
-	s, err := a.open(ctx, cmd, e, true)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	p, err := s.makePlan(ctx, v, o.destroy)
-	if err != nil {
-		return err
-	}
-	if !p.HasChanges() {
-		v.Unchanged(p)
-		return nil
-	}
-	v.Proposed(p)
-	if o.ask {
-		q := "Do you want to perform these actions?"
-		if o.destroy {
-			q = "Do you really want to destroy everything lab created?"
-		}
-		if err := confirm(v, q); err != nil {
-			return err
-		}
-	}
-	return s.applyPlan(ctx, v, p)
-}
-
-// confirm asks like Terraform; only "yes" proceeds.
-func confirm(v views.Apply, question string) error {
-	line, err := v.Ask(question)
-	if strings.TrimSpace(line) == "yes" {
-		return nil
-	}
-	if err != nil && line == "" {
-		return errors.New("no answer on standard input; run with -auto-approve to skip the question")
-	}
-	return errors.New("cancelled; nothing was changed")
-}
-
-// applyPlan carries out p and reports what happened.
-func (s *session) applyPlan(ctx context.Context, v views.Apply, p *plan.Plan) error {
-	total := 0
-	for _, c := range p.Changes {
-		if c.Action != resource.NoOp || c.Deferred {
-			total++
-		}
-	}
-	opts := s.opts
-	hook, finish := v.Hook(total)
-	opts.Hook = hook
-	res, err := apply.Apply(ctx, s.cfg, s.st, s.statePath, p, s.a.kinds, opts)
-	finish()
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return s.explain(err)
-	}
-	interrupted := ctx.Err() != nil
-	v.Result(res, p.Destroy, interrupted)
-	switch {
-	case interrupted:
-		return exit(exitFailed, nil)
-	case len(res.Failed) > 0:
-		return fmt.Errorf("%d resource(s) failed; fix the cause and run again — lab carries on from where it stopped", len(res.Failed))
-	}
-	return nil
 }
