@@ -87,7 +87,7 @@ func readCases(t *testing.T) []hostileCase {
 
 // TestHostileInput runs lab on every input of the corpus.
 func TestHostileInput(t *testing.T) {
-	bin := labBinaries(t)
+	bin := simtest.LabBinaries(t)
 	cases := readCases(t)
 	located, ran := 0, 0
 	for _, c := range cases {

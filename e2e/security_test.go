@@ -61,7 +61,7 @@ output "derived" {
 // values — plan (text, JSON, saved), up, output, status, debug logs — on
 // create and on an update that changes it, and greps all they print.
 func TestSensitiveNeverShown(t *testing.T) {
-	bin := labBinaries(t)
+	bin := simtest.LabBinaries(t)
 	cl := simtest.Get(t)
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "charts", "sec", "templates"), 0o755))
@@ -172,7 +172,7 @@ func TestNoShell(t *testing.T) {
 		"providers/kind/host/host.go":             "docker/podman info and inspect; the only input is an image reference, passed as one argument after --type=image",
 		"providers/simulated/process.go":          "the control-plane binaries from the pinned build",
 		"providers/helm/exec.go":                  "lab-helm, with the request on stdin",
-		"providers/simulated/simtest/simtest.go":  "test harness only: the test binary itself, as the teardown watchdog",
+		"providers/simulated/simtest/simtest.go":  "test harness only: the test binary itself, as the teardown watchdog, and go build for the lab binaries",
 		"providers/kind/enginetest/enginetest.go": "test harness only: podman/docker with a test's own arguments, apt-get installing fixed packages, bash on the repository's tools/nodeimage/build.sh",
 		"providers/kind/enginetest/docker.go":     "test harness only: a private dockerd with fixed arguments",
 		"lab/lesson/shell.go":                     "lab doc test: bash, for the lesson's commands",

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ const reaperEnv = "LAB_TESTCLUSTER_REAPER"
 var (
 	cluster *simulated.Cluster
 	skip    string
+	tmpDir  string // the watchdog removes it when the test process ends
 )
 
 // Main starts the cluster, runs the tests and tears the cluster down. The
@@ -57,6 +59,7 @@ func Main(m *testing.M) int {
 		return m.Run()
 	}
 	tmp, err := os.MkdirTemp("", "lab-simtest-")
+	tmpDir = tmp
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simtest:", err)
 		return 1
@@ -112,6 +115,51 @@ func Get(t testing.TB) *simulated.Cluster {
 	}
 	t.Fatal("simtest: no cluster; call simtest.Main from TestMain: func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }")
 	return nil
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// LabBinaries is a directory holding lab and lab-helm, for tests that run
+// the command end to end: $LAB_BIN_DIR when it has both (make test builds
+// them first), else built once per test binary (beside the cluster when
+// Main runs, so its watchdog removes them).
+func LabBinaries(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if d := os.Getenv("LAB_BIN_DIR"); d != "" {
+			_, e1 := os.Stat(filepath.Join(d, "lab"))
+			_, e2 := os.Stat(filepath.Join(d, "lab-helm"))
+			if e1 == nil && e2 == nil {
+				binDir = d
+				return
+			}
+		}
+		dir := filepath.Join(tmpDir, "bin")
+		if tmpDir == "" {
+			dir, binErr = os.MkdirTemp("", "lab-simtest-bin-")
+		} else {
+			binErr = os.MkdirAll(dir, 0o755)
+		}
+		if binErr != nil {
+			return
+		}
+		for _, pkg := range []string{"lab", "lab-helm"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "labs.dev/lab/cmd/"+pkg).CombinedOutput()
+			if err != nil {
+				binErr = fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+		binDir = dir
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
 }
 
 // startReaper re-executes this binary as the watchdog, in its own session
