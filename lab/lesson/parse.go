@@ -310,8 +310,10 @@ func (p *parser) transcript(ls []line) {
 	for i := 0; i < len(ls); i++ {
 		l := ls[i]
 		if markOpenRe.MatchString(l.text) {
+			// A mark ends the output before it: what follows belongs
+			// to the next prompt, not to the last command.
 			finish()
-			finish = func() {}
+			finish, cur = func() {}, nil
 			p.mark(l)
 			continue
 		}
