@@ -19,11 +19,16 @@ import (
 )
 
 // Make refreshes every resource against the live world and returns what
-// apply would do. It changes nothing.
+// apply would do. It changes nothing. First, before it refreshes
+// anything, every resource's kind checks the arguments known so far (see
+// Validate), so a mistake fails the plan before apply makes a cluster.
 func Make(ctx context.Context, cfg *config.Config, st *state.State, opts Options) (*Plan, error) {
 	opts.defaults()
 	g, diags := Graph(cfg)
 	if diags.HasErrors() {
+		return nil, &DiagError{Diags: diags}
+	}
+	if diags := check(cfg, st); diags.HasErrors() {
 		return nil, &DiagError{Diags: diags}
 	}
 	p := newPlan(cfg, st, opts)

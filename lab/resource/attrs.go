@@ -51,6 +51,23 @@ func Known(v cty.Value, names ...string) bool {
 	return true
 }
 
+// Unknown reports whether v's attribute name is set to a value not (wholly)
+// known yet, such as a reference to a resource not applied yet: a kind
+// skips its checks of it rather than read it as absent.
+func Unknown(v cty.Value, name string) bool {
+	if v == cty.NilVal {
+		return false
+	}
+	v, _ = v.Unmark()
+	if !v.IsKnown() {
+		return true
+	}
+	if v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return false
+	}
+	return !v.GetAttr(name).IsWhollyKnown()
+}
+
 // BoolAttr reads a bool attribute; def when absent.
 func BoolAttr(v cty.Value, name string, def bool) bool {
 	a, ok := Attr(v, name)

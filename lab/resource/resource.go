@@ -6,6 +6,7 @@ package resource
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -43,11 +44,51 @@ type Kind interface {
 	Delete(ctx context.Context, req DeleteRequest) error
 }
 
-// Validator is a Kind that can check its arguments without a cluster, so
-// `lab validate` reports what plan would refuse (a bad name, a missing
-// file). Config is wholly known; Env has Dir and File only.
+// Validator is a Kind that can check its arguments without a cluster or
+// any other live thing, so `lab validate` and plan, before it refreshes
+// anything, refuse what apply would (a bad name, a missing file) before a
+// cluster is made. Config may hold unknown values: arguments that
+// reference resources not applied yet. Validate checks every argument
+// that is known, skips each one that is not (an unknown value is never
+// "missing"), and reports every problem at once: errors.Join of one
+// error per problem, not prefixed with addr, each an *ArgError naming
+// its argument where it has one. Plan and Apply check the same arguments
+// with the same code. Env has Dir and File only.
 type Validator interface {
 	Validate(env Env, addr Addr, config cty.Value) error
+}
+
+// ArgError is a problem with one argument of a block, so the engine can
+// point at the argument in the lab file. Its message names the argument
+// itself (`chart "charts/x": no chart directory at ...`).
+type ArgError struct {
+	Arg string // the argument as written in the block, e.g. "chart"
+	Err error
+}
+
+func (e *ArgError) Error() string { return e.Err.Error() }
+func (e *ArgError) Unwrap() error { return e.Err }
+
+// ArgErrorf is an *ArgError for arg with a formatted message.
+func ArgErrorf(arg, format string, a ...any) error {
+	return &ArgError{Arg: arg, Err: fmt.Errorf(format, a...)}
+}
+
+// Problems splits an error of Validate into the problems errors.Join
+// joined.
+func Problems(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, Problems(e)...)
+	}
+	return out
 }
 
 // Identifier is a Kind whose resources each stand for one live thing

@@ -8,6 +8,7 @@ package helm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,45 +83,79 @@ var (
 	namespaceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
-// parseArgs checks a helm_release block's arguments; cluster is the one
-// the engine connected it to.
+// parseArgs checks a helm_release block's arguments, every one of them,
+// and reports each problem (errors.Join); cluster is the one the engine
+// connected it to. An argument not known yet is skipped: Validate sees
+// those, Plan and Apply never do.
 func parseArgs(env resource.Env, cluster resource.Connection, v cty.Value) (args, error) {
-	dir := env.Dir
 	var a args
 	if v.IsNull() || !v.Type().IsObjectType() {
 		return a, fmt.Errorf("helm_release: no arguments")
 	}
-	a.Name = resource.StringAttr(v, "name")
-	a.Namespace = resource.StringAttr(v, "namespace")
 	a.CreateNamespace = resource.BoolAttr(v, "create_namespace", false)
 	a.Wait = resource.BoolAttr(v, "wait", true)
-	a.Timeout = resource.StringAttr(v, "timeout")
-	if a.Timeout == "" {
-		a.Timeout = "5m"
-	}
 	a.Target = kube.TargetFor(env, cluster, v)
+	var errs [5]error
+	a.Name, errs[0] = nameArg(v)
+	a.Namespace, errs[1] = namespaceArg(v)
+	a.Timeout, errs[2] = timeoutArg(v)
+	a.Chart, errs[3] = chartArg(env.Dir, v)
+	a.Values, errs[4] = valuesOf(v)
+	return a, errors.Join(errs[:]...)
+}
+
+// nameArg reads the release name.
+func nameArg(v cty.Value) (string, error) {
+	name := resource.StringAttr(v, "name")
 	switch {
-	case a.Name == "":
-		return a, fmt.Errorf("name: a release name is required")
-	case len(a.Name) > 53 || !releaseName.MatchString(a.Name):
-		return a, fmt.Errorf("name %q is not a valid helm release name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters", a.Name)
-	case a.Namespace == "":
-		return a, fmt.Errorf("namespace: the release's namespace is required")
-	case len(a.Namespace) > 63 || !namespaceName.MatchString(a.Namespace):
-		return a, fmt.Errorf("namespace %q is not a valid namespace name: lower-case letters, digits and '-', at most 63 characters", a.Namespace)
+	case resource.Unknown(v, "name"):
+	case name == "":
+		return "", resource.ArgErrorf("name", "name: a release name is required")
+	case len(name) > 53 || !releaseName.MatchString(name):
+		return name, resource.ArgErrorf("name", "name %q is not a valid helm release name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 53 characters", name)
 	}
-	if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
-		return a, fmt.Errorf("timeout %q is not a positive duration like \"5m\" or \"90s\"", a.Timeout)
+	return name, nil
+}
+
+// namespaceArg reads the release's namespace.
+func namespaceArg(v cty.Value) (string, error) {
+	ns := resource.StringAttr(v, "namespace")
+	switch {
+	case resource.Unknown(v, "namespace"):
+	case ns == "":
+		return "", resource.ArgErrorf("namespace", "namespace: the release's namespace is required")
+	case len(ns) > 63 || !namespaceName.MatchString(ns):
+		return ns, resource.ArgErrorf("namespace", "namespace %q is not a valid namespace name: lower-case letters, digits and '-', at most 63 characters", ns)
 	}
-	chart, err := chartDir(dir, resource.StringAttr(v, "chart"))
+	return ns, nil
+}
+
+// timeoutArg reads how long helm waits; 5m when not set.
+func timeoutArg(v cty.Value) (string, error) {
+	if resource.Unknown(v, "timeout") {
+		return "", nil
+	}
+	t := resource.StringAttr(v, "timeout")
+	if t == "" {
+		return "5m", nil
+	}
+	if d, err := time.ParseDuration(t); err != nil || d <= 0 {
+		return t, resource.ArgErrorf("timeout", "timeout %q is not a positive duration like \"5m\" or \"90s\"", t)
+	}
+	return t, nil
+}
+
+// chartArg reads the chart argument as a directory inside the lab
+// directory dir.
+func chartArg(dir string, v cty.Value) (string, error) {
+	if resource.Unknown(v, "chart") {
+		return "", nil
+	}
+	p, err := chartDir(dir, resource.StringAttr(v, "chart"))
 	if err != nil {
-		return a, err
+		return "", &resource.ArgError{Arg: "chart", Err: err}
 	}
-	a.Chart = chart
-	if a.Values, err = valuesOf(v); err != nil {
-		return a, err
-	}
-	return a, nil
+	return p, nil
 }
 
 // chartDir resolves a chart directory relative to the lab directory and
@@ -141,28 +176,29 @@ func chartDir(dir, chart string) (string, error) {
 }
 
 // valuesOf converts the values argument, any HCL object, to helm values.
+// Values not all known yet are checked as far as they are: an object.
 func valuesOf(v cty.Value) (map[string]any, error) {
 	if !v.Type().HasAttribute("values") {
 		return nil, nil
 	}
-	vals := v.GetAttr("values")
-	if vals.IsNull() {
+	vals, _ := v.GetAttr("values").Unmark()
+	if vals.IsNull() || !vals.IsKnown() {
 		return nil, nil
-	}
-	if !vals.IsWhollyKnown() {
-		return nil, fmt.Errorf("values: not known yet")
 	}
 	ty := vals.Type()
 	if !ty.IsObjectType() && !ty.IsMapType() {
-		return nil, fmt.Errorf("values must be an object like { replicas = 3 }, not a %s", ty.FriendlyName())
+		return nil, resource.ArgErrorf("values", "values must be an object like { replicas = 3 }, not a %s", ty.FriendlyName())
+	}
+	if !vals.IsWhollyKnown() {
+		return nil, nil
 	}
 	b, err := ctyjson.Marshal(vals, ty)
 	if err != nil {
-		return nil, fmt.Errorf("values: %w", err)
+		return nil, resource.ArgErrorf("values", "values: %w", err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("values: %w", err)
+		return nil, resource.ArgErrorf("values", "values: %w", err)
 	}
 	return m, nil
 }
@@ -216,13 +252,11 @@ func (releaseKind) Release(v cty.Value) (name, namespace string) {
 	return resource.StringAttr(v, "name"), resource.StringAttr(v, "namespace")
 }
 
-// Validate checks the arguments and the chart path as Plan will; the
-// chart's templates render only in the worker, at plan.
-func (releaseKind) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
-	if _, err := parseArgs(env, resource.Connection{}, v); err != nil {
-		return fmt.Errorf("%s: %w", addr, err)
-	}
-	return nil
+// Validate checks the known arguments and the chart path as Plan does;
+// the chart's templates render only in the worker, at plan.
+func (releaseKind) Validate(env resource.Env, _ resource.Addr, v cty.Value) error {
+	_, err := parseArgs(env, resource.Connection{}, v)
+	return err
 }
 
 func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {

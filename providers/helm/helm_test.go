@@ -325,3 +325,61 @@ func TestShortenObjects(t *testing.T) {
 		}
 	}
 }
+
+// argProblems are the arguments Validate's problems name, in order.
+func argProblems(t *testing.T, err error) []string {
+	t.Helper()
+	var args []string
+	for _, e := range resource.Problems(err) {
+		var ae *resource.ArgError
+		if !errors.As(e, &ae) {
+			t.Fatalf("problem %q names no argument", e)
+		}
+		args = append(args, ae.Arg)
+	}
+	return args
+}
+
+// Issue 8, defect 3: a release whose namespace is another resource's
+// attribute, not known before apply, still has its chart checked, and
+// the unknown namespace is not "required".
+func TestValidateChecksKnownArguments(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "charts", "fleet"), 0o755)
+	unknown := cty.UnknownVal(cty.String)
+	for _, tc := range []struct {
+		name string
+		set  map[string]cty.Value
+		want []string // arguments with a problem
+		text []string
+	}{
+		{"issue case", map[string]cty.Value{"chart": cty.StringVal("charts/nope-fleet"), "namespace": unknown},
+			[]string{"chart"}, []string{`chart "charts/nope-fleet": charts/nope-fleet does not exist`}},
+		{"bad timeout and missing chart", map[string]cty.Value{"chart": cty.StringVal("charts/nope"), "timeout": cty.StringVal("soon")},
+			[]string{"timeout", "chart"}, []string{`timeout "soon" is not a positive duration`, `chart "charts/nope"`}},
+		{"every argument wrong", map[string]cty.Value{"name": cty.StringVal("Fleet"), "namespace": cty.StringVal("a.b"), "timeout": cty.StringVal("-1s"), "chart": cty.StringVal("../x"), "values": cty.StringVal("x")},
+			[]string{"name", "namespace", "timeout", "chart", "values"}, nil},
+		{"all unknown", map[string]cty.Value{"name": unknown, "namespace": unknown, "timeout": unknown, "chart": unknown, "values": cty.DynamicVal}, nil, nil},
+		{"values partly known", map[string]cty.Value{"values": cty.ObjectVal(map[string]cty.Value{"ns": unknown, "replicas": cty.NumberIntVal(3)})}, nil, nil},
+		{"values known to be no object", map[string]cty.Value{"values": cty.ListVal([]cty.Value{unknown})}, []string{"values"}, []string{"values must be an object"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			attrs := map[string]cty.Value{"name": cty.StringVal("fleet"), "namespace": cty.StringVal("staging"), "chart": cty.StringVal("charts/fleet")}
+			for k, v := range tc.set {
+				attrs[k] = v
+			}
+			err := Release().(resource.Validator).Validate(env(dir), resource.Addr{Type: "helm_release", Name: "fleet"}, config(t, attrs))
+			if got := argProblems(t, err); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("problems with %v, want %v: %v", got, tc.want, err)
+			}
+			for _, s := range tc.text {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("%q does not say %q", err, s)
+				}
+			}
+			if err != nil && strings.Contains(err.Error(), "required") {
+				t.Errorf("an unknown argument read as missing: %v", err)
+			}
+		})
+	}
+}

@@ -1,8 +1,10 @@
 package kind
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -69,22 +71,49 @@ type config struct {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-func readConfig(addr resource.Addr, v cty.Value) (config, error) {
+// readConfig checks a kind_cluster block's arguments and reports every
+// problem (errors.Join). An argument not known yet is skipped: Validate
+// sees those, Plan and Apply never do.
+func readConfig(v cty.Value) (config, error) {
 	c := config{
-		Name:       resource.StringAttr(v, "name"),
-		Runtime:    resource.StringAttr(v, "runtime"),
 		NodeImage:  resource.StringAttr(v, "node_image"),
 		Kubeconfig: resource.StringAttr(v, "kubeconfig_path"),
 	}
-	if !nameRE.MatchString(c.Name) || len(c.Name) > 50 {
-		return c, fmt.Errorf("%s: name %q is not a valid kind cluster name: use lower-case letters, digits and '-', at most 50 characters", addr, c.Name)
+	var errs [6]error
+	c.Name, errs[0] = nameArg(v)
+	c.Runtime, errs[1] = runtimeArg(v)
+	c.Wait, errs[2] = waitArg(v)
+	c.Roles, errs[3] = nodesArg(v)
+	c.APIServerPort, errs[4] = apiServerPortArg(v)
+	c.Ports, errs[5] = portsArg(v)
+	return c, errors.Join(errs[:]...)
+}
+
+func nameArg(v cty.Value) (string, error) {
+	name := resource.StringAttr(v, "name")
+	if !resource.Unknown(v, "name") && (!nameRE.MatchString(name) || len(name) > 50) {
+		return name, resource.ArgErrorf("name", "name %q is not a valid kind cluster name: use lower-case letters, digits and '-', at most 50 characters", name)
 	}
-	switch c.Runtime {
-	case "":
-		c.Runtime = Auto
-	case Auto, Docker, Podman, Simulated:
-	default:
-		return c, fmt.Errorf("%s: runtime %q is not one of auto, docker, podman, simulated", addr, c.Runtime)
+	return name, nil
+}
+
+// runtimeArg reads the runtime; auto when not set.
+func runtimeArg(v cty.Value) (string, error) {
+	r := resource.StringAttr(v, "runtime")
+	switch {
+	case resource.Unknown(v, "runtime"):
+	case r == "":
+		return Auto, nil
+	case r != Auto && r != Docker && r != Podman && r != Simulated:
+		return r, resource.ArgErrorf("runtime", "runtime %q is not one of auto, docker, podman, simulated", r)
+	}
+	return r, nil
+}
+
+// waitArg reads how long to wait for the cluster; 5m when not set.
+func waitArg(v cty.Value) (time.Duration, error) {
+	if resource.Unknown(v, "wait") {
+		return 0, nil
 	}
 	wait := resource.StringAttr(v, "wait")
 	if wait == "" {
@@ -92,33 +121,51 @@ func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 	}
 	d, err := time.ParseDuration(wait)
 	if err != nil || d <= 0 {
-		return c, fmt.Errorf("%s: wait %q is not a positive duration like \"5m\" or \"90s\"", addr, wait)
+		return 0, resource.ArgErrorf("wait", "wait %q is not a positive duration like \"5m\" or \"90s\"", wait)
 	}
-	c.Wait = d
+	return d, nil
+}
+
+// nodesArg reads the node roles; one control-plane node when not set.
+func nodesArg(v cty.Value) ([]string, error) {
+	var roles []string
+	var errs []error
+	allKnown := !resource.Unknown(v, "nodes")
 	for i, n := range resource.ListAttr(v, "nodes") {
+		if resource.Unknown(n, "role") {
+			allKnown = false
+			continue
+		}
 		role := resource.StringAttr(n, "role")
 		if role != string(v1alpha4.ControlPlaneRole) && role != string(v1alpha4.WorkerRole) {
-			return c, fmt.Errorf("%s: nodes[%d].role %q is not control-plane or worker", addr, i, role)
+			errs = append(errs, resource.ArgErrorf("nodes", "nodes[%d].role %q is not control-plane or worker", i, role))
+			continue
 		}
-		c.Roles = append(c.Roles, role)
+		roles = append(roles, role)
 	}
-	if len(c.Roles) == 0 {
-		c.Roles = []string{string(v1alpha4.ControlPlaneRole)}
+	if len(roles) == 0 && len(errs) == 0 && allKnown {
+		roles = []string{string(v1alpha4.ControlPlaneRole)}
 	}
-	cps := 0
-	for _, r := range c.Roles {
-		if r == string(v1alpha4.ControlPlaneRole) {
-			cps++
-		}
+	if allKnown && len(errs) == 0 && !slices.Contains(roles, string(v1alpha4.ControlPlaneRole)) {
+		errs = append(errs, resource.ArgErrorf("nodes", "nodes has no control-plane node; kind needs at least one"))
 	}
-	if cps == 0 {
-		return c, fmt.Errorf("%s: nodes has no control-plane node; kind needs at least one", addr)
+	return roles, errors.Join(errs...)
+}
+
+func apiServerPortArg(v cty.Value) (int32, error) {
+	if resource.Unknown(v, "api_server_port") {
+		return 0, nil
 	}
 	api := resource.IntAttr(v, "api_server_port")
 	if api < 0 || api > 65535 {
-		return c, fmt.Errorf("%s: api_server_port must be a whole number within 1-65535 (leave it out, or 0, and kind picks a free port)", addr)
+		return 0, resource.ArgErrorf("api_server_port", "api_server_port must be a whole number within 1-65535 (leave it out, or 0, and kind picks a free port)")
 	}
-	c.APIServerPort = int32(api)
+	return int32(api), nil
+}
+
+func portsArg(v cty.Value) ([]portMapping, error) {
+	var ports []portMapping
+	var errs []error
 	for i, p := range resource.ListAttr(v, "extra_port_mappings") {
 		pm := portMapping{
 			ContainerPort: int32(resource.IntAttr(p, "container_port")),
@@ -126,22 +173,24 @@ func readConfig(addr resource.Addr, v cty.Value) (config, error) {
 			ListenAddress: resource.StringAttr(p, "listen_address"),
 			Protocol:      strings.ToUpper(resource.StringAttr(p, "protocol")),
 		}
-		if pm.ContainerPort < 1 || pm.ContainerPort > 65535 || pm.HostPort < 0 || pm.HostPort > 65535 {
-			return c, fmt.Errorf("%s: extra_port_mappings[%d]: ports must be within 1-65535 (host_port 0 picks a free one)", addr, i)
+		badContainer := !resource.Unknown(p, "container_port") && (pm.ContainerPort < 1 || pm.ContainerPort > 65535)
+		badHost := !resource.Unknown(p, "host_port") && (pm.HostPort < 0 || pm.HostPort > 65535)
+		if badContainer || badHost {
+			errs = append(errs, resource.ArgErrorf("extra_port_mappings", "extra_port_mappings[%d]: ports must be within 1-65535 (host_port 0 picks a free one)", i))
 		}
 		if pm.ListenAddress == "" {
 			pm.ListenAddress = "0.0.0.0" // kind's default
 		}
-		switch pm.Protocol {
-		case "":
+		switch {
+		case resource.Unknown(p, "protocol"):
+		case pm.Protocol == "":
 			pm.Protocol = "TCP"
-		case "TCP", "UDP", "SCTP":
-		default:
-			return c, fmt.Errorf("%s: extra_port_mappings[%d].protocol %q is not TCP, UDP or SCTP", addr, i, pm.Protocol)
+		case pm.Protocol != "TCP" && pm.Protocol != "UDP" && pm.Protocol != "SCTP":
+			errs = append(errs, resource.ArgErrorf("extra_port_mappings", "extra_port_mappings[%d].protocol %q is not TCP, UDP or SCTP", i, pm.Protocol))
 		}
-		c.Ports = append(c.Ports, pm)
+		ports = append(ports, pm)
 	}
-	return c, nil
+	return ports, errors.Join(errs...)
 }
 
 // kindConfig is the v1alpha4 cluster kind creates: the nodes in order,

@@ -16,9 +16,9 @@ import (
 // describes, as lab doctor shows them: on each engine runtime auto may
 // use, or on the one the block names. It changes nothing.
 func (k *clusterKind) Diagnose(ctx context.Context, env resource.Env, addr resource.Addr, v cty.Value) (host.Report, error) {
-	cfg, err := readConfig(addr, v)
+	cfg, err := readConfig(v)
 	if err != nil {
-		return host.Report{}, err
+		return host.Report{}, fmt.Errorf("%s: %w", addr, err)
 	}
 	rep := host.Report{Resource: addr.String(), Runtime: cfg.Runtime}
 	engines := []string{cfg.Runtime}

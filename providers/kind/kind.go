@@ -120,16 +120,17 @@ func kubeconfigPath(env resource.Env, cfg config) string {
 	return kube.KubeconfigPath(env.Dir, cfg.Kubeconfig)
 }
 
-// Validate checks the arguments as Plan will, without a container engine.
-func (k *clusterKind) Validate(_ resource.Env, addr resource.Addr, v cty.Value) error {
-	_, err := readConfig(addr, v)
+// Validate checks the known arguments as Plan does, without a container
+// engine.
+func (k *clusterKind) Validate(_ resource.Env, _ resource.Addr, v cty.Value) error {
+	_, err := readConfig(v)
 	return err
 }
 
 func (k *clusterKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
-	cfg, err := readConfig(req.Addr, req.Config)
+	cfg, err := readConfig(req.Config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	inState := req.Prior != cty.NilVal && !req.Prior.IsNull()
 	var backend string
@@ -180,7 +181,7 @@ func (k *clusterKind) Plan(ctx context.Context, req resource.PlanRequest) (*reso
 // replaceFor returns a Replace when a field kind cannot change in place
 // differs from what was applied, with the difference in Fields.
 func replaceFor(prior cty.Value, cfg config, backend string) *resource.Change {
-	old, err := readConfig(resource.Addr{}, prior)
+	old, err := readConfig(prior)
 	if err != nil {
 		old = config{Name: resource.StringAttr(prior, "name"), Runtime: resource.StringAttr(prior, "runtime")}
 	}
@@ -334,7 +335,7 @@ func (k *clusterKind) refreshEngine(ctx context.Context, req resource.PlanReques
 	}
 	var roles []string
 	if inState {
-		if old, err := readConfig(req.Addr, req.Prior); err == nil {
+		if old, err := readConfig(req.Prior); err == nil {
 			roles = old.Roles
 		}
 	}
@@ -409,9 +410,9 @@ func endpointOf(kubeconfig, name string) string {
 }
 
 func (k *clusterKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
-	cfg, err := readConfig(req.Addr, req.Config)
+	cfg, err := readConfig(req.Config)
 	if err != nil {
-		return cty.NilVal, err
+		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	var p private
 	if req.Change != nil && len(req.Change.Private) > 0 {

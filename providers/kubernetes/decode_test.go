@@ -133,7 +133,7 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func TestReadInside(t *testing.T) {
+func TestInside(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "lab")
 	must(t, os.MkdirAll(filepath.Join(dir, "manifests"), 0o755))
@@ -143,8 +143,8 @@ func TestReadInside(t *testing.T) {
 	must(t, os.Symlink(filepath.Join(dir, "manifests", "a.yaml"), filepath.Join(dir, "inner.yaml")))
 
 	for _, ok := range []string{"manifests/a.yaml", "./manifests/../manifests/a.yaml", "inner.yaml", filepath.Join(dir, "manifests", "a.yaml")} {
-		if _, err := readInside(dir, ok); err != nil {
-			t.Errorf("readInside(%q): %v", ok, err)
+		if _, _, err := inside(dir, ok); err != nil {
+			t.Errorf("inside(%q): %v", ok, err)
 		}
 	}
 	for file, want := range map[string]string{
@@ -153,8 +153,8 @@ func TestReadInside(t *testing.T) {
 		filepath.Join(root, "secret.yaml"): "outside the lab directory",
 		"missing.yaml":                     "not found",
 	} {
-		if _, err := readInside(dir, file); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("readInside(%q) = %v, want an error containing %q", file, err, want)
+		if _, _, err := inside(dir, file); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("inside(%q) = %v, want an error containing %q", file, err, want)
 		}
 	}
 }

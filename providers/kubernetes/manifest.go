@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,18 +18,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/kube"
 	"labs.dev/lab/providers/kube/objdiff"
 )
 
-type manifest struct{ inCluster }
+type manifest struct {
+	inCluster
+	yaml *decoded
+}
 
 // Manifest is the `manifest` kind: Kubernetes objects from YAML, inline
 // or in a file, server-side applied and waited for until ready. Objects
 // dropped from the YAML are pruned. It connects through k.
-func Manifest(k *kube.Connections) resource.Kind { return manifest{inCluster{k}} }
+func Manifest(k *kube.Connections) resource.Kind {
+	return manifest{inCluster{k}, &decoded{byText: map[string][]object{}, byFile: map[fileVersion][]object{}}}
+}
 
 func (manifest) Type() string { return "manifest" }
 
@@ -73,56 +80,161 @@ type manifestConfig struct {
 	timeout   time.Duration
 }
 
-// load reads a manifest block's arguments and decodes its YAML.
-func load(env resource.Env, addr resource.Addr, v cty.Value) (manifestConfig, []object, error) {
+// load reads a manifest block's arguments and decodes its YAML, and
+// reports every problem (errors.Join). An argument not known yet is
+// skipped: Validate sees those, Plan and Apply never do.
+func (m manifest) load(env resource.Env, v cty.Value) (manifestConfig, []object, error) {
+	cfg, err := readManifestArgs(v)
+	objs, serr := m.objects(env, v)
+	return cfg, objs, errors.Join(err, serr)
+}
+
+// readManifestArgs reads the arguments other than the YAML.
+func readManifestArgs(v cty.Value) (manifestConfig, error) {
 	cfg := manifestConfig{
 		namespace: resource.StringAttr(v, "namespace"),
 		wait:      resource.BoolAttr(v, "wait", true),
 		timeout:   defaultTimeout,
 	}
+	var errs []error
 	if t := resource.StringAttr(v, "timeout"); t != "" {
 		d, err := time.ParseDuration(t)
 		if err != nil || d <= 0 {
-			return cfg, nil, fmt.Errorf("%s: timeout %q is not a positive duration; write it like \"90s\" or \"5m\"", addr, t)
+			errs = append(errs, resource.ArgErrorf("timeout", "timeout %q is not a positive duration; write it like \"90s\" or \"5m\"", t))
+		} else {
+			cfg.timeout = d
 		}
-		cfg.timeout = d
 	}
-	_, hasContent := resource.Attr(v, "content")
-	file := resource.StringAttr(v, "file")
-	var src []byte
-	var from string
-	switch {
-	case hasContent && file != "":
-		return cfg, nil, fmt.Errorf("%s: set content or file, not both", addr)
-	case hasContent:
-		src, from = []byte(resource.StringAttr(v, "content")), "content"
-	case file != "":
-		b, err := readInside(env.Dir, file)
-		if err != nil {
-			return cfg, nil, fmt.Errorf("%s: %w", addr, err)
+	if ns := cfg.namespace; ns != "" {
+		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+			errs = append(errs, resource.ArgErrorf("namespace", "namespace %q is not a valid namespace name: %s", ns, msgs[0]))
 		}
-		src, from = b, "file "+file
-	default:
-		return cfg, nil, fmt.Errorf("%s: set content (e.g. content = yamlencode({...})) or file (a YAML file beside the lab file)", addr)
 	}
-	objs, err := decode(src)
-	if err != nil {
-		return cfg, nil, fmt.Errorf("%s: %s: %w", addr, from, err)
-	}
-	if len(objs) == 0 {
-		return cfg, nil, fmt.Errorf("%s: %s holds no Kubernetes objects", addr, from)
-	}
-	return cfg, objs, nil
+	return cfg, errors.Join(errs...)
 }
 
-// maxManifestFile bounds what readInside reads (ten objects of the API
-// server's largest size and change), so a stray huge file fails at once.
+// objects reads and decodes the YAML of content or file; none while the
+// argument that holds it is not known yet.
+func (m manifest) objects(env resource.Env, v cty.Value) ([]object, error) {
+	_, hasContent := resource.Attr(v, "content")
+	file := resource.StringAttr(v, "file")
+	switch {
+	case hasContent && file != "":
+		return nil, resource.ArgErrorf("file", "set content or file, not both")
+	case hasContent:
+		content := resource.StringAttr(v, "content")
+		objs, err := m.yaml.text(content)
+		return objs, sourceError("content", "content", err)
+	case file != "":
+		objs, err := m.yaml.file(env.Dir, file)
+		return objs, sourceError("file", "file "+file, err)
+	case resource.Unknown(v, "content") || resource.Unknown(v, "file"):
+		return nil, nil
+	}
+	return nil, fmt.Errorf("set content (e.g. content = yamlencode({...})) or file (a YAML file beside the lab file)")
+}
+
+// sourceError names where YAML that could not be used came from.
+func sourceError(arg, from string, err error) error {
+	var read *readError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &read):
+		return &resource.ArgError{Arg: arg, Err: err}
+	case errors.Is(err, errNoObjects):
+		return resource.ArgErrorf(arg, "%s holds no Kubernetes objects", from)
+	}
+	return resource.ArgErrorf(arg, "%s: %w", from, err)
+}
+
+var errNoObjects = errors.New("no Kubernetes objects")
+
+// readError is a manifest file that could not be read; its message names
+// the file.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// decoded remembers the YAML one command decoded, so Validate, Plan and
+// Apply of a manifest read its file and decode it once: by the text of
+// content, and by path, size and modification time of a file. Objects
+// are shared; whatever places them on a cluster copies them first.
+type decoded struct {
+	mu     sync.Mutex
+	byText map[string][]object
+	byFile map[fileVersion][]object
+}
+
+// fileVersion is one version of a file: another write changes it.
+type fileVersion struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+func (d *decoded) text(src string) ([]object, error) {
+	d.mu.Lock()
+	objs, ok := d.byText[src]
+	d.mu.Unlock()
+	if ok {
+		return objs, nil
+	}
+	objs, err := decodeSome([]byte(src))
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.byText[src] = objs
+	d.mu.Unlock()
+	return objs, nil
+}
+
+func (d *decoded) file(dir, file string) ([]object, error) {
+	real, info, err := inside(dir, file)
+	if err != nil {
+		return nil, &readError{err}
+	}
+	key := fileVersion{real, info.Size(), info.ModTime().UnixNano()}
+	d.mu.Lock()
+	objs, ok := d.byFile[key]
+	d.mu.Unlock()
+	if ok {
+		return objs, nil
+	}
+	b, err := os.ReadFile(real)
+	if err != nil {
+		return nil, &readError{fmt.Errorf("file %q: %w", file, err)}
+	}
+	if objs, err = decodeSome(b); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.byFile[key] = objs
+	d.mu.Unlock()
+	return objs, nil
+}
+
+// decodeSome decodes src, which must hold at least one object.
+func decodeSome(src []byte) ([]object, error) {
+	objs, err := decode(src)
+	if err == nil && len(objs) == 0 {
+		err = errNoObjects
+	}
+	return objs, err
+}
+
+// maxManifestFile bounds what a manifest file may hold (ten objects of
+// the API server's largest size and change), so a stray huge file fails
+// at once.
 const maxManifestFile = 32 << 20
 
-// readInside reads file relative to dir and refuses one that resolves,
-// through symlinks too, outside dir: a lab must carry its manifests
-// with it, and a lab file must not read arbitrary files off the machine.
-func readInside(dir, file string) ([]byte, error) {
+// inside resolves file, relative to dir, to a regular file of at most
+// maxManifestFile bytes, and refuses one that resolves, through symlinks
+// too, outside dir: a lab must carry its manifests with it, and a lab
+// file must not read arbitrary files off the machine.
+func inside(dir, file string) (string, os.FileInfo, error) {
 	p := file
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(dir, p)
@@ -130,33 +242,29 @@ func readInside(dir, file string) ([]byte, error) {
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("file %q not found (paths are relative to the lab file's directory %s)", file, dir)
+			return "", nil, fmt.Errorf("file %q not found (paths are relative to the lab file's directory %s)", file, dir)
 		}
-		return nil, fmt.Errorf("file %q: %w", file, err)
+		return "", nil, fmt.Errorf("file %q: %w", file, err)
 	}
 	base, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return nil, fmt.Errorf("lab directory %s: %w", dir, err)
+		return "", nil, fmt.Errorf("lab directory %s: %w", dir, err)
 	}
 	rel, err := filepath.Rel(base, real)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return nil, fmt.Errorf("file %q resolves to %s, outside the lab directory %s; keep manifests beside the lab file (e.g. in manifests/) so the lab is self-contained", file, real, base)
+		return "", nil, fmt.Errorf("file %q resolves to %s, outside the lab directory %s; keep manifests beside the lab file (e.g. in manifests/) so the lab is self-contained", file, real, base)
 	}
 	info, err := os.Stat(real)
 	if err != nil {
-		return nil, fmt.Errorf("file %q: %w", file, err)
+		return "", nil, fmt.Errorf("file %q: %w", file, err)
 	}
 	if info.IsDir() {
-		return nil, fmt.Errorf("file %q is a directory; name a YAML file", file)
+		return "", nil, fmt.Errorf("file %q is a directory; name a YAML file", file)
 	}
 	if info.Size() > maxManifestFile {
-		return nil, fmt.Errorf("file %q is %d bytes, over the %d-byte limit for a manifest file; split it", file, info.Size(), maxManifestFile)
+		return "", nil, fmt.Errorf("file %q is %d bytes, over the %d-byte limit for a manifest file; split it", file, info.Size(), maxManifestFile)
 	}
-	b, err := os.ReadFile(real)
-	if err != nil {
-		return nil, fmt.Errorf("file %q: %w", file, err)
-	}
-	return b, nil
+	return real, info, nil
 }
 
 // priorObject is one object state says lab applied.
@@ -198,16 +306,17 @@ func sensitive(id objID, path string) bool {
 	return id.Group == "" && id.Kind == "Secret" && (strings.HasPrefix(path, "data") || strings.HasPrefix(path, "stringData"))
 }
 
-// Validate reads and decodes the manifest as Plan will, without a cluster.
-func (manifest) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
-	_, _, err := load(env, addr, v)
+// Validate checks the known arguments and reads and decodes the YAML as
+// Plan does, without a cluster; Plan then reuses what it decoded.
+func (m manifest) Validate(env resource.Env, _ resource.Addr, v cty.Value) error {
+	_, _, err := m.load(env, v)
 	return err
 }
 
 func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
-	cfg, objs, err := load(req.Env, req.Addr, req.Config)
+	cfg, objs, err := m.load(req.Env, req.Config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	c, err := m.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {
@@ -360,9 +469,9 @@ type applied struct {
 }
 
 func (m manifest) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
-	cfg, objs, err := load(req.Env, req.Addr, req.Config)
+	cfg, objs, err := m.load(req.Env, req.Config)
 	if err != nil {
-		return cty.NilVal, err
+		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	c, err := m.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -54,25 +55,50 @@ type nsConfig struct {
 	annotations map[string]string
 }
 
-func readNS(addr resource.Addr, v cty.Value) (nsConfig, error) {
+// readNS checks a namespace block's arguments and reports every problem
+// (errors.Join). An argument, label or annotation not known yet is
+// skipped: Validate sees those, Plan and Apply never do.
+func readNS(v cty.Value) (nsConfig, error) {
 	c := nsConfig{name: resource.StringAttr(v, "name"), labels: resource.StringMapAttr(v, "labels"), annotations: resource.StringMapAttr(v, "annotations")}
-	if errs := validation.IsDNS1123Label(c.name); len(errs) > 0 {
-		return c, fmt.Errorf("%s: name %q is not a valid namespace name: %s", addr, c.name, errs[0])
-	}
-	for k, val := range c.labels {
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return c, fmt.Errorf("%s: label key %q: %s", addr, k, errs[0])
-		}
-		if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
-			return c, fmt.Errorf("%s: label %s=%q: %s", addr, k, val, errs[0])
+	var errs []error
+	if !resource.Unknown(v, "name") {
+		if msgs := validation.IsDNS1123Label(c.name); len(msgs) > 0 {
+			errs = append(errs, resource.ArgErrorf("name", "name %q is not a valid namespace name: %s", c.name, msgs[0]))
 		}
 	}
-	for k := range c.annotations {
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return c, fmt.Errorf("%s: annotation key %q: %s", addr, k, errs[0])
+	// A key is known even where its value is not.
+	for _, k := range mapKeys(v, "labels") {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			errs = append(errs, resource.ArgErrorf("labels", "label key %q: %s", k, msgs[0]))
+		}
+		if val, ok := c.labels[k]; ok {
+			if msgs := validation.IsValidLabelValue(val); len(msgs) > 0 {
+				errs = append(errs, resource.ArgErrorf("labels", "label %s=%q: %s", k, val, msgs[0]))
+			}
 		}
 	}
-	return c, nil
+	for _, k := range mapKeys(v, "annotations") {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			errs = append(errs, resource.ArgErrorf("annotations", "annotation key %q: %s", k, msgs[0]))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// mapKeys lists the keys of a map argument, sorted; none while the map
+// itself is not known.
+func mapKeys(v cty.Value, name string) []string {
+	m, ok := resource.Attr(v, name)
+	if !ok || !m.CanIterateElements() {
+		return nil
+	}
+	var keys []string
+	for it := m.ElementIterator(); it.Next(); {
+		k, _ := it.Element()
+		keys = append(keys, k.AsString())
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // desired is what lab applies to the namespace.
@@ -100,16 +126,16 @@ func (namespace) Identity(v cty.Value) string {
 	return own.Kubeconfig + "\x00" + own.Context + "\x00" + resource.StringAttr(v, "name")
 }
 
-// Validate checks the name, labels and annotations as Plan will.
-func (namespace) Validate(_ resource.Env, addr resource.Addr, v cty.Value) error {
-	_, err := readNS(addr, v)
+// Validate checks the known name, labels and annotations as Plan does.
+func (namespace) Validate(_ resource.Env, _ resource.Addr, v cty.Value) error {
+	_, err := readNS(v)
 	return err
 }
 
 func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
-	cfg, err := readNS(req.Addr, req.Config)
+	cfg, err := readNS(req.Config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	inState := req.Prior != cty.NilVal && !req.Prior.IsNull()
 	if old := resource.StringAttr(req.Prior, "name"); inState && old != "" && old != cfg.name {
@@ -183,9 +209,9 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 }
 
 func (n namespace) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
-	cfg, err := readNS(req.Addr, req.Config)
+	cfg, err := readNS(req.Config)
 	if err != nil {
-		return cty.NilVal, err
+		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	c, err := n.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {
