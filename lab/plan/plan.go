@@ -236,7 +236,7 @@ func newPlan(cfg *config.Config, st *state.State, opts Options) *Plan {
 }
 
 func sortChanges(cs []*Change) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Addr.String() < cs[j].Addr.String() })
+	sort.Slice(cs, func(i, j int) bool { return resource.Compare(cs[i].Addr, cs[j].Addr) < 0 })
 }
 
 // ConfigHash hashes what a plan was made from: the lab file, var files
@@ -429,21 +429,24 @@ func (pl *planner) unreachableDep(r *config.Resource) string {
 		if c == nil {
 			continue
 		}
-		if c.Deferred || (isCluster(pl.cfg.Resource(d)) && c.Action != resource.NoOp) {
+		if c.Deferred || (makesCluster(pl.cfg.Resource(d)) && c.Action != resource.NoOp) {
 			return d.String()
 		}
 	}
 	return ""
 }
 
-// isCluster reports whether r is a cluster others live in: when one
-// changes, what lives in it is refreshed after.
-func isCluster(r *config.Resource) bool {
+// makesCluster reports whether r is a cluster others live in that lab
+// makes (and so starts or repairs): when one changes, what lives in it
+// is refreshed after. A cluster lab only connects to (its contents
+// outlive it) answered its own refresh, so what lives in it is refreshed
+// now, even the first time it is recorded.
+func makesCluster(r *config.Resource) bool {
 	if r == nil {
 		return false
 	}
-	_, ok := r.Kind.(resource.Cluster)
-	return ok
+	c, ok := r.Kind.(resource.Cluster)
+	return ok && c.RemovesContents()
 }
 
 // ClusterOf is the connection of the cluster r lives in (r.Cluster), read

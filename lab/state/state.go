@@ -6,7 +6,6 @@ package state
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -77,12 +76,7 @@ func New() *State {
 	return &State{Version: Version, Resources: []Resource{}}
 }
 
-func compareAddr(a, b resource.Addr) int {
-	if c := cmp.Compare(a.Type, b.Type); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Name, b.Name)
-}
+func compareAddr(a, b resource.Addr) int { return resource.Compare(a, b) }
 
 func (s *State) find(addr resource.Addr) (int, bool) {
 	return slices.BinarySearchFunc(s.Resources, addr, func(r Resource, a resource.Addr) int {
