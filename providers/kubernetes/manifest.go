@@ -253,10 +253,20 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 
 	var fields []resource.FieldDiff
 	var deleted, changed, absent int
+	var needs []kube.Access // what apply will ask of the cluster
+	need := func(verb string, gvr schema.GroupVersionResource, ns string, namespaced bool) {
+		if !namespaced {
+			ns = ""
+		}
+		needs = append(needs, kube.Access{Verb: verb, Resource: gvr, Namespace: ns})
+	}
 	for _, it := range items {
 		p, was := prior[it.id]
 		l := live[it.id]
 		if l == nil {
+			if it.served {
+				need("create", it.gvr, it.id.Namespace, it.namespaced)
+			}
 			absent++
 			fd := resource.FieldDiff{Path: it.id.String(), New: "(create)"}
 			if was {
@@ -294,8 +304,19 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 		if n > 0 && unchanged {
 			changed++
 		}
+		if n > 0 || !inState {
+			need("patch", it.gvr, it.id.Namespace, it.namespaced)
+		}
 	}
 	pruned := 0
+	for _, ref := range refs {
+		if l := live[ref.id]; l != nil && !declared[ref.id] && req.Owner.Owns(l.GetLabels()) {
+			need("delete", ref.gvr, ref.id.Namespace, ref.namespaced)
+		}
+	}
+	if err := c.RequireAll(ctx, needs); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
+	}
 	for _, id := range stale {
 		if l := live[id]; l != nil && req.Owner.Owns(l.GetLabels()) {
 			pruned++

@@ -124,6 +124,9 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	}
 	live, err := c.Dynamic.Resource(namespaces).Get(ctx, cfg.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		if err := c.Require(ctx, kube.Access{Verb: "create", Resource: namespaces}); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, err)
+		}
 		ch := &resource.Change{Action: resource.Create}
 		if inState {
 			ch.Drift, ch.Reason = true, "deleted outside lab"
@@ -164,6 +167,11 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	check("labels", want.GetLabels(), live.GetLabels(), cfg.labels, resource.StringMapAttr(req.Prior, "labels"))
 	check("annotations", want.GetAnnotations(), live.GetAnnotations(), cfg.annotations, resource.StringMapAttr(req.Prior, "annotations"))
 
+	if !inState || len(fields) > 0 {
+		if err := c.Require(ctx, kube.Access{Verb: "patch", Resource: namespaces}); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+	}
 	switch {
 	case !inState && owned:
 		return &resource.Change{Action: resource.Create, Fields: fields,
