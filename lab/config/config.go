@@ -46,8 +46,8 @@ type Config struct {
 	// Labs are the lab blocks' instances, as Resources are.
 	Labs []*Lab
 
-	values map[string]cty.Value // variable values, set by Load
-	kinds  map[string]resource.Kind
+	values    map[string]cty.Value // variable values, set by Load
+	kinds     map[string]resource.Kind
 	byAddr    map[resource.Addr]*Resource
 	blocks    map[resource.Addr]*Block
 	labBlocks []*labBlock
