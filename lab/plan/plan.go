@@ -412,11 +412,22 @@ func (pl *planner) changedDep(r *config.Resource) string {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	for _, d := range r.Deps {
-		if c := pl.changed[d]; c != nil && c.Action != resource.NoOp {
+		if c := pl.changed[d]; c != nil && c.Action != resource.NoOp && !connectsOnly(pl.cfg.Resource(d)) {
 			return d.String()
 		}
 	}
 	return ""
+}
+
+// connectsOnly reports whether r is a cluster lab only connects to:
+// applying it changes nothing in the cluster, so it cannot be why a
+// refresh there fails.
+func connectsOnly(r *config.Resource) bool {
+	if r == nil {
+		return false
+	}
+	c, ok := r.Kind.(resource.Cluster)
+	return ok && !c.RemovesContents()
 }
 
 // unreachableDep names a dependency of r that is a cluster apply will

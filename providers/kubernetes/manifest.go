@@ -247,6 +247,22 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 		stale = append(stale, p.id)
 	}
 	live, err := fetch(ctx, c, refs)
+	if apierrors.IsForbidden(err) {
+		// Say every permission the plan needs, not just the first.
+		var needs []kube.Access
+		for _, ref := range refs {
+			ns := ref.id.Namespace
+			if !ref.namespaced {
+				ns = ""
+			}
+			for _, verb := range []string{"get", "create", "patch"} {
+				needs = append(needs, kube.Access{Verb: verb, Resource: ref.gvr, Namespace: ns})
+			}
+		}
+		if derr := c.RequireAll(ctx, needs); derr != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, derr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Addr, err)
 	}

@@ -133,6 +133,12 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 		}
 		return ch, nil
 	}
+	if apierrors.IsForbidden(err) {
+		// Say every permission the plan needs, not just the first.
+		if derr := c.RequireAll(ctx, []kube.Access{{Verb: "get", Resource: namespaces}, {Verb: "create", Resource: namespaces}, {Verb: "patch", Resource: namespaces}}); derr != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, derr)
+		}
+	}
 	if err != nil {
 		return nil, reach(c, fmt.Sprintf("%s: read namespace %s", req.Addr, cfg.name), err)
 	}
