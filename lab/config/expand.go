@@ -197,6 +197,11 @@ func (c *Config) expansionOf(forEach, count hcl.Expression, what string) (expans
 		if len(blocks) == 0 {
 			return failed, nil
 		}
+		for _, b := range blocks {
+			if b.instances.failed {
+				return failed, nil // its own error says why
+			}
+		}
 		var names []string
 		for _, b := range blocks {
 			names = append(names, b.Addr.String())
@@ -275,8 +280,7 @@ func forEachKeys(v cty.Value, expr hcl.Expression, what, text string) (expansion
 		if dups := duplicates(v); len(dups) > 0 {
 			why = fmt.Sprintf(" It also holds %s more than once, and each key must be unique: a set keeps one of each.", strings.Join(dups, ", "))
 		}
-		return bad("it is a %s, whose elements have no keys of their own. Give it a map, or a set of strings: for_each = toset(%s).%s",
-			ty.FriendlyName(), text, why)
+		return bad("it is a list, whose elements have no keys of their own. Give it a map, or a set of strings: for_each = toset(%s).%s", text, why)
 	default:
 		return bad("it is a %s; give it a map, or a set of strings (toset([...])).", ty.FriendlyName())
 	}
@@ -343,7 +347,7 @@ func countKeys(v cty.Value, expr hcl.Expression, what string) (expansion, *hcl.D
 		return bad("%s is negative; give it 0 or more.", bf.Text('f', 0))
 	}
 	if bf.Cmp(big.NewFloat(MaxInstances)) > 0 {
-		return bad("it is %s; lab makes at most %d instances of one block.", bf.Text('g', 10), MaxInstances)
+		return bad("it is %s; lab makes at most %d instances of one block.", bf.Text('f', 0), MaxInstances)
 	}
 	i, _ := bf.Int64()
 	e := expansion{done: true}
