@@ -3,12 +3,14 @@ package verify
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
 	"labs.dev/lab/providers/kube"
@@ -36,6 +38,11 @@ type Cluster struct {
 	// Host and Context name the cluster in errors.
 	Host, Context string
 	kubeconfig    string // to name the current context in errors
+	// AllNamespaces lists each kind once across every namespace and
+	// hands each selection its namespace's share: many learners'
+	// namespaces cost one request per kind, not one per learner. It needs
+	// cluster-wide read access (the view ClusterRole).
+	AllNamespaces bool
 
 	mu    sync.Mutex
 	lists map[string]*listing
@@ -45,6 +52,8 @@ type listing struct {
 	started time.Time
 	done    chan struct{}
 	items   []Object
+	byNS    map[string][]Object // with AllNamespaces
+	raw     []unstructured.Unstructured
 	err     error
 }
 
@@ -74,7 +83,11 @@ func (c *Cluster) Objects(ctx context.Context, s *Selection, notBefore time.Time
 	if m.Scope.Name() != meta.RESTScopeNameNamespace {
 		ns = ""
 	}
-	key := m.Resource.String() + "|" + ns
+	listNS := ns
+	if c.AllNamespaces {
+		listNS = ""
+	}
+	key := m.Resource.String() + "|" + listNS
 	c.mu.Lock()
 	if c.lists == nil {
 		c.lists = map[string]*listing{}
@@ -83,12 +96,15 @@ func (c *Cluster) Objects(ctx context.Context, s *Selection, notBefore time.Time
 	if l == nil || l.started.Before(notBefore) {
 		l = &listing{started: time.Now(), done: make(chan struct{})}
 		c.lists[key] = l
-		go c.list(l, m, ns, s)
+		go c.list(l, m, listNS, s)
 	}
 	c.mu.Unlock()
 	select {
 	case <-l.done:
-		return l.items, l.err
+		if l.err != nil || listNS == ns {
+			return l.items, l.err
+		}
+		return l.byNS[ns], nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -116,6 +132,14 @@ func (c *Cluster) list(l *listing, m *meta.RESTMapping, ns string, s *Selection)
 		}
 		l.items = append(l.items, NewObject(obj))
 	}
+	if c.AllNamespaces {
+		l.raw = list.Items
+		l.byNS = map[string][]Object{}
+		for i, o := range l.items {
+			ns := list.Items[i].GetNamespace()
+			l.byNS[ns] = append(l.byNS[ns], o)
+		}
+	}
 }
 
 // Elsewhere finds objects named like a missing one in other namespaces.
@@ -123,6 +147,9 @@ func (c *Cluster) Elsewhere(ctx context.Context, s *Selection) []ObjectRef {
 	m, err := mapping(c.mapper, s.APIVersion, s.Kind)
 	if err != nil || m.Scope.Name() != meta.RESTScopeNameNamespace || s.Name == "" {
 		return nil
+	}
+	if c.AllNamespaces {
+		return c.elsewhereListed(m, s)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -159,4 +186,28 @@ func (c *Cluster) listError(err error, m *meta.RESTMapping, ns string) error {
 		return w
 	}
 	return fmt.Errorf("list %s %s: %w", m.Resource.Resource, where, err)
+}
+
+// elsewhereListed is Elsewhere from the listing across all namespaces,
+// without another request.
+func (c *Cluster) elsewhereListed(m *meta.RESTMapping, s *Selection) []ObjectRef {
+	c.mu.Lock()
+	l := c.lists[m.Resource.String()+"|"]
+	c.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	<-l.done
+	var out []ObjectRef
+	for _, o := range l.raw {
+		if o.GetName() != s.Name || o.GetNamespace() == s.Namespace {
+			continue
+		}
+		if m := o.GetLabels()["app.kubernetes.io/managed-by"]; m == "lab" || m == "Helm" {
+			continue
+		}
+		out = append(out, ObjectRef{APIVersion: s.APIVersion, Kind: s.Kind, Namespace: o.GetNamespace(), Name: s.Name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
+	return out
 }
