@@ -6,12 +6,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 CP_DIR = $(shell tools/controlplane/build.sh --print-dir)
 TEST_TIMEOUT ?= 60m
-# Bounded fuzzing in make test: the config loader, the manifest decoder and
-# verify. The bound is a count of executions, not a -fuzztime duration: Go
-# 1.26's fuzz coordinator can fail a duration-bounded run with "context
-# deadline exceeded" when it ends while a worker is busy (golang/go#75804).
+# Bounded fuzzing in make test: the config loader, the manifest decoder,
+# verify, the lesson parser and the blocker's explanations. The bound is
+# a count of executions, not a -fuzztime duration: Go 1.26's fuzz
+# coordinator can fail a duration-bounded run with "context deadline
+# exceeded" when it ends while a worker is busy (golang/go#75804).
 # Minimizing each new input is bounded too, so it cannot stall a run.
 FUZZ_EXECS ?= 30000
+# The real-engine packages run after the rest, one at a time: each makes
+# kind clusters of a GB or more, and the machine has two cores.
+ENGINE_PKGS := ./providers/kind/enginetest ./providers/kind/e2e
+ENGINE_PKGS_FULL := $(patsubst ./%,labs.dev/lab/%,$(ENGINE_PKGS))
+LAB_ENGINE_TESTS ?= 1
 FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZ_EXECS)x -fuzzminimizetime 100x -fuzz
 
 .PHONY: all build control-plane node-image up down test test-unit test-engines bench lint clean
@@ -32,9 +38,9 @@ control-plane:
 node-image:
 	tools/nodeimage/build.sh
 
-## test-engines: the real-engine tests (kind clusters on podman and a private dockerd, with the node image)
-test-engines: control-plane
-	LAB_ENGINE_TESTS=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -v ./providers/kind/enginetest
+## test-engines: the real-engine tests alone (kind clusters on podman and a private dockerd, with the node image)
+test-engines: control-plane build
+	LAB_ENGINE_TESTS=1 LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(ENGINE_PKGS)
 
 ## up: bring the shipped lab up (a kind cluster with Docker, else the simulated runtime)
 up: control-plane build
@@ -48,14 +54,18 @@ up: control-plane build
 down: build
 	$(BIN)/lab down
 
-## test: every test, unit and integration (on a simulated cluster), and `lab test` of the shipped labs
+## test: every test: unit, integration on a simulated cluster, end to end (lab's binary, testscripts),
+## then kind on real engines (as root it installs podman and docker.io from Debian and builds the
+## offline node image once; LAB_ENGINE_TESTS=0 leaves them out outside CI), then bounded fuzzing
 test: control-plane build
 	$(GO) vet ./...
-	LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v -x $(patsubst %,-e %,$(ENGINE_PKGS_FULL)))
+	LAB_ENGINE_TESTS=$(LAB_ENGINE_TESTS) LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(ENGINE_PKGS)
 	$(FUZZ) '^FuzzLoad$$' ./lab/config
 	$(FUZZ) '^FuzzDecode$$' ./providers/kubernetes
 	$(FUZZ) '^FuzzLabs$$' ./lab/verify
 	$(FUZZ) '^FuzzParse$$' ./lab/lesson
+	$(FUZZ) '^FuzzExplain$$' ./providers/kube/blocker
 
 ## test-unit: the tests that need no cluster
 test-unit:

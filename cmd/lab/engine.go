@@ -211,7 +211,7 @@ func (s *session) applyPlan(ctx context.Context, p *plan.Plan) error {
 		return s.explain(err)
 	}
 	if s.a.output == "json" {
-		s.a.writeJSON(map[string]any{"done": res.Done, "failed": errStrings(res.Failed), "skipped": res.Skipped, "outputs": outputsJSON(res.Outputs), "interrupted": ctx.Err() != nil})
+		s.a.writeJSON(map[string]any{"done": res.Done, "failed": errStrings(res.Failed), "failed_by_reason": ui.GroupFailures(res.Failed), "skipped": res.Skipped, "outputs": outputsJSON(res.Outputs), "interrupted": ctx.Err() != nil})
 	} else {
 		s.report(res, p.Destroy, ctx.Err() != nil)
 	}
@@ -229,6 +229,11 @@ func (s *session) report(res *apply.Result, destroy, interrupted bool) {
 	w := a.stdout
 	for _, err := range res.Failed {
 		fmt.Fprintf(a.stderr, "%s %s\n", st.Red("Error:"), err)
+	}
+	if len(res.Failed) > 1 {
+		for _, g := range ui.GroupFailures(res.Failed) {
+			fmt.Fprintf(a.stderr, "%s\n", st.Bold(g.String()))
+		}
 	}
 	if len(res.Skipped) > 0 {
 		var names []string

@@ -90,7 +90,18 @@ func Failure(w io.Writer, f verify.Failure, paint Paint) {
 			fmt.Fprintf(w, "%s      %s\n", ind, line)
 		}
 	}
+	for i, r := range f.Why {
+		if i == maxWhy && len(f.Why) > maxWhy+1 {
+			fmt.Fprintf(w, "%s%s and %d more (lab verify -o json lists them all)\n", ind, paint("why:", "33"), len(f.Why)-maxWhy)
+			break
+		}
+		fmt.Fprintf(w, "%s%s %s\n", ind, paint("why:", "33"), r)
+	}
 }
+
+// maxWhy is how many reasons a failure shows as text; a Deployment of
+// fifty pods that all wait for the same node says so in a few lines.
+const maxWhy = 10
 
 func errText(err error) string {
 	if err == nil {

@@ -148,6 +148,11 @@ type Progress struct {
 	Msg   string
 	Done  int // steps done; Total 0 means unknown
 	Total int
+	// Blocked names what a wait waits on and why, when that is known.
+	Blocked *Blocked
+	// Stalled marks the one report that Blocked has held for a while
+	// with nothing progressing; the UI shows it prominently.
+	Stalled bool
 }
 
 // PlanRequest asks a Kind what Apply would do.

@@ -128,6 +128,11 @@ func (l *Lines) Progress(p resource.Progress) {
 	if p.Total > 0 {
 		msg = fmt.Sprintf("%s (%d/%d)", p.Msg, p.Done, p.Total)
 	}
+	if p.Stalled {
+		// Said once per reason: a line of its own, above the bar too.
+		l.line("%s: %s %s", l.s.Bold(p.Addr.String()), l.s.Yellow("stalled:"), p.Msg)
+		return
+	}
 	if l.bar != nil {
 		l.describe(p.Addr.String() + ": " + msg)
 		return
@@ -175,6 +180,10 @@ type event struct {
 	Done    int             `json:"done,omitempty"`
 	Total   int             `json:"total,omitempty"`
 	Change  *plan.Change    `json:"change,omitempty"`
+	// Blocked and Stalled are a wait's: what it waits on and why, and
+	// whether that has held with no progress for a while.
+	Blocked *resource.Blocked `json:"blocked,omitempty"`
+	Stalled bool              `json:"stalled,omitempty"`
 }
 
 func (j *JSONLines) emit(e event) {
@@ -212,5 +221,5 @@ func (j *JSONLines) PostApply(addr resource.Addr, a resource.Action, d time.Dura
 }
 
 func (j *JSONLines) Progress(p resource.Progress) {
-	j.emit(event{Type: "progress", Addr: p.Addr.String(), Message: p.Msg, Done: p.Done, Total: p.Total})
+	j.emit(event{Type: "progress", Addr: p.Addr.String(), Message: p.Msg, Done: p.Done, Total: p.Total, Blocked: p.Blocked, Stalled: p.Stalled})
 }

@@ -2,7 +2,9 @@ package ui
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -122,5 +124,67 @@ func TestColorWanted(t *testing.T) {
 		if got := ColorWanted(getenv, tc.terminal); got != tc.want {
 			t.Errorf("%s: ColorWanted = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestStalledProgressIsALineEvenUnderTheBar(t *testing.T) {
+	var b bytes.Buffer
+	l := NewLines(&b, Style{}, 120, 3)
+	blocked := &resource.Blocked{Object: "Deployment dev/fleet", Reason: "FailedScheduling", Summary: "0 of 2 pods scheduled"}
+	l.Progress(resource.Progress{Addr: addr("manifest", "fleet"), Msg: "waiting for 1 object to be ready: Deployment dev/fleet: 0 of 2 pods scheduled", Blocked: blocked})
+	if strings.Contains(b.String(), "0 of 2 pods scheduled\n") {
+		t.Errorf("a progress report under the bar became a line: %q", b.String())
+	}
+	b.Reset()
+	l.Progress(resource.Progress{Addr: addr("manifest", "fleet"), Msg: "no progress for 30s: Deployment dev/fleet: 0 of 2 pods scheduled", Blocked: blocked, Stalled: true})
+	l.Finish()
+	if !strings.Contains(b.String(), "manifest.fleet: stalled: no progress for 30s: Deployment dev/fleet: 0 of 2 pods scheduled\n") {
+		t.Errorf("a stall is not its own line: %q", b.String())
+	}
+}
+
+func TestJSONProgressCarriesWhatBlocks(t *testing.T) {
+	var b bytes.Buffer
+	j := NewJSONLines(&b)
+	j.Progress(resource.Progress{Addr: addr("helm_release", "fleet"), Msg: "m", Blocked: &resource.Blocked{Object: "Deployment dev/fleet", Reason: "FailedScheduling",
+		Message: "0/1 nodes are available: 1 Insufficient cpu"}, Stalled: true})
+	got := b.String()
+	for _, want := range []string{`"type":"progress"`, `"blocked":{"object":"Deployment dev/fleet","reason":"FailedScheduling","message":"0/1 nodes are available: 1 Insufficient cpu"}`, `"stalled":true`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in %s", want, got)
+		}
+	}
+	b.Reset()
+	j.Progress(resource.Progress{Addr: addr("helm_release", "fleet"), Msg: "m"})
+	if strings.Contains(b.String(), "blocked") || strings.Contains(b.String(), "stalled") {
+		t.Errorf("an unblocked wait reports blocked or stalled: %s", b.String())
+	}
+}
+
+func TestGroupFailures(t *testing.T) {
+	blocked := func(a resource.Addr, group string) error {
+		return &plan.ResourceError{Addr: a, Op: "create", Err: &resource.BlockedError{Blocked: resource.Blocked{Reason: "FailedScheduling", Group: group}, Err: errors.New("x")}}
+	}
+	var failed []error
+	for i := range 40 {
+		failed = append(failed, blocked(addr("helm_release", fmt.Sprintf("l%02d_fleet", i)), "pods could not be scheduled (Insufficient cpu)"))
+	}
+	failed = append(failed,
+		blocked(addr("manifest", "app"), "rollout paused"),
+		blocked(addr("helm_release", "x"), "rollout paused"),
+		&plan.ResourceError{Addr: addr("namespace", "dev"), Op: "create", Err: errors.New("forbidden")},
+		blocked(addr("manifest", "web"), "images could not be pulled (nginx:nope)"),
+	)
+	var got []string
+	for _, g := range GroupFailures(failed) {
+		got = append(got, g.String())
+	}
+	want := []string{
+		"40 releases failed: pods could not be scheduled (Insufficient cpu)",
+		"2 resources failed: rollout paused",
+		"1 manifest failed: images could not be pulled (nginx:nope)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

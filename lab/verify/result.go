@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"labs.dev/lab/providers/kube/blocker"
 )
 
 // Status is a check's outcome.
@@ -76,6 +78,10 @@ type Failure struct {
 	Hint     string     `json:"hint,omitempty"`
 	// Source is where the assertion is written (labs.hcl:42).
 	Source string `json:"source,omitempty"`
+	// Why says, for a failure about a workload's status, why it is not
+	// available: what holds the object itself, then each pod that is not
+	// ready, with the scheduler's or kubelet's reason.
+	Why []blocker.Reason `json:"why,omitempty"`
 	// Missing says the failure is a named object that does not exist, so
 	// a report can say it once for every check that selects it.
 	Missing bool `json:"-"`

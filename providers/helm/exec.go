@@ -44,6 +44,22 @@ func isExecutable(p string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
+// blockedError says first what kept the release from being ready, then
+// the worker's account of what it did about it, without the reason twice.
+func blockedError(addr resource.Addr, w *wire.Blocked, msg string) error {
+	b := blocked(w)
+	line := b.String()
+	rest := strings.TrimSpace(strings.Replace(msg, ": "+line, "", 1))
+	return &resource.BlockedError{Blocked: *b, Err: fmt.Errorf("%s: %s\n%s", addr, line, rest)}
+}
+
+func blocked(w *wire.Blocked) *resource.Blocked {
+	if w == nil {
+		return nil
+	}
+	return &resource.Blocked{Object: w.Object, Reason: w.Reason, Summary: w.Summary, Message: w.Message, Hint: w.Hint, Group: w.Group}
+}
+
 // maxObjectText is the longest JSON object kept in an error message.
 const maxObjectText = 200
 
@@ -104,7 +120,7 @@ func (r *eventRelay) event(ev wire.Event) {
 	switch ev.Level {
 	case wire.LevelProgress:
 		if r.env.Progress != nil {
-			r.env.Progress(resource.Progress{Addr: r.addr, Msg: ev.Msg, Done: ev.Done, Total: ev.Total})
+			r.env.Progress(resource.Progress{Addr: r.addr, Msg: ev.Msg, Done: ev.Done, Total: ev.Total, Blocked: blocked(ev.Blocked), Stalled: ev.Stalled})
 		}
 	case wire.LevelWarn:
 		if r.env.Log != nil {

@@ -3,6 +3,7 @@ package helm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -272,11 +273,17 @@ func TestServingRelaysByCall(t *testing.T) {
 	lines := `{"id":1,"event":{"level":"progress","msg":"waiting for 2 resources to be ready","total":2}}
 {"id":2,"event":{"level":"progress","msg":"not a's"}}
 {"id":1,"event":{"level":"debug","msg":"x"}}
+{"id":1,"event":{"level":"progress","msg":"1 of 2 resources ready: …","done":1,"total":2,"blocked":{"object":"Deployment dev/fleet","reason":"FailedScheduling","message":"0/1 nodes are available: 1 Insufficient cpu","group":"pods could not be scheduled (Insufficient cpu)"},"stalled":true}}
 {"id":1,"response":{"release":{"name":"fleet","namespace":"staging","revision":3,"status":"deployed","chart_name":"fleet","chart_version":"0.1.0"}}}
 {"id":1,"event":{"level":"progress","msg":"after the answer"}}
 `
 	p.read(strings.NewReader(lines))
-	want := []resource.Progress{{Addr: a, Msg: "waiting for 2 resources to be ready", Total: 2}}
+	// What blocks crosses over, and a stall stays marked.
+	b := &resource.Blocked{Object: "Deployment dev/fleet", Reason: "FailedScheduling", Message: "0/1 nodes are available: 1 Insufficient cpu", Group: "pods could not be scheduled (Insufficient cpu)"}
+	want := []resource.Progress{
+		{Addr: a, Msg: "waiting for 2 resources to be ready", Total: 2},
+		{Addr: a, Msg: "1 of 2 resources ready: …", Done: 1, Total: 2, Blocked: b, Stalled: true},
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("progress %+v, want %+v", got, want)
 	}
@@ -306,6 +313,22 @@ func TestWorkerDies(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "panic: boom") || !strings.Contains(err.Error(), "helm_release.f") {
 			t.Fatalf("call %d: err = %v", i, err)
 		}
+	}
+
+}
+
+// A release whose wait timed out says what blocked it first, and only once.
+func TestBlockedError(t *testing.T) {
+	b := &wire.Blocked{Object: "Deployment l21-staging/fleet", Reason: "FailedScheduling", Summary: "0 of 2 pods scheduled",
+		Message: "0/1 nodes are available: 1 Insufficient cpu", Hint: "lower the chart's CPU requests or add nodes", Group: "pods could not be scheduled (Insufficient cpu)"}
+	line := "Deployment l21-staging/fleet: 0 of 2 pods scheduled: 0/1 nodes are available: 1 Insufficient cpu — lower the chart's CPU requests or add nodes"
+	msg := `install of helm release "fleet" in namespace "l21-staging" failed: not ready within the timeout of 5m0s: ` + line + " (the partial release was uninstalled, so the next apply starts clean)"
+	err := blockedError(resource.Addr{Type: "helm_release", Name: "l21_fleet"}, b, msg)
+	want := "helm_release.l21_fleet: " + line + "\n" +
+		`install of helm release "fleet" in namespace "l21-staging" failed: not ready within the timeout of 5m0s (the partial release was uninstalled, so the next apply starts clean)`
+	var be *resource.BlockedError
+	if err.Error() != want || !errors.As(err, &be) || be.Blocked.Group != b.Group {
+		t.Fatalf("got:\n%s\nwant:\n%s", err, want)
 	}
 }
 

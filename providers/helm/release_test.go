@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,6 +290,43 @@ func TestFailedInstallIsUninstalled(t *testing.T) {
 	}
 	if _, err := h.cs.AppsV1().Deployments(h.ns).Get(h.ctx(), "fleet", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("deployment left behind: %v", err)
+	}
+}
+
+// A release whose pods cannot be scheduled says so while it waits, and
+// its timeout error names the object, the scheduler's reason and what to
+// do. The test waits for the timeout; it does not time the reason.
+func TestReleaseWaitSaysWhy(t *testing.T) {
+	h := newHarness(t, "helm-why")
+	h.attrs["timeout"] = cty.StringVal("15s")
+	h.attrs["values"] = cty.ObjectVal(map[string]cty.Value{
+		"resources": cty.ObjectVal(map[string]cty.Value{"requests": cty.ObjectVal(map[string]cty.Value{"cpu": cty.StringVal("64")})}),
+	})
+	var mu sync.Mutex
+	var blocked []resource.Progress
+	began := time.Now()
+	h.env.Progress = func(p resource.Progress) {
+		if p.Blocked != nil {
+			mu.Lock()
+			blocked = append(blocked, p)
+			mu.Unlock()
+			t.Logf("%.1fs: %s", time.Since(began).Seconds(), p.Msg)
+		}
+	}
+	_, err := h.apply(h.plan())
+	var be *resource.BlockedError
+	if !errors.As(err, &be) || be.Blocked.Group != "pods could not be scheduled (Insufficient cpu)" {
+		t.Fatalf("err = %v, want one naming the reason", err)
+	}
+	want := "helm_release.helm-why: Deployment helm-why/fleet: 0 of 2 pods scheduled: 0/1 nodes are available: 1 Insufficient cpu — lower the chart's CPU requests or add nodes\n" +
+		`install of helm release "fleet" in namespace "helm-why" failed: not ready within the timeout of 15s (the partial release was uninstalled, so the next apply starts clean)`
+	if err.Error() != want {
+		t.Errorf("err:\n%s\nwant:\n%s", err, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(blocked) == 0 || blocked[0].Blocked.Reason != "FailedScheduling" || !strings.Contains(blocked[0].Msg, "resources ready: Deployment helm-why/fleet: 0 of 2 pods scheduled: 0/1 nodes are available: 1 Insufficient cpu") {
+		t.Fatalf("no progress named the reason while the release waited: %+v", blocked)
 	}
 }
 

@@ -203,6 +203,9 @@ func (s *server) call(ctx context.Context, env resource.Env, addr resource.Addr,
 		return nil, fmt.Errorf("%s: helm %s of release %q interrupted: %w", addr, req.Op, req.Name, ctx.Err())
 	}
 	if resp.Error != "" {
+		if b := resp.Blocked; b != nil {
+			return resp, blockedError(addr, b, shortenObjects(resp.Error))
+		}
 		return resp, fmt.Errorf("%s: %s", addr, shortenObjects(resp.Error))
 	}
 	return resp, nil

@@ -177,7 +177,8 @@ spec:
 `
 	cfg := mfConfig(f, stuck, "timeout", cty.StringVal("2s"))
 	err := f.tryApply(cfg, f.plan(cfg))
-	if err == nil || !strings.Contains(err.Error(), "timed out after 2s") || !strings.Contains(err.Error(), "Deployment t-mf-stuck/stuck (document 2 (line 5)): InProgress:") {
+	if err == nil || !strings.Contains(err.Error(), "not ready after the timeout of 2s") ||
+		!strings.Contains(err.Error(), "Deployment t-mf-stuck/stuck (document 2 (line 5)): 0 of 1 pods scheduled: 0/1 nodes are available") {
 		t.Fatalf("apply of an unschedulable Deployment: %v", err)
 	}
 	t.Log(err)

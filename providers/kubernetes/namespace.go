@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
@@ -18,6 +19,7 @@ import (
 
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/kube"
+	"labs.dev/lab/providers/kube/blocker"
 )
 
 var namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
@@ -299,8 +301,14 @@ func deleteOptions(live *unstructured.Unstructured) metav1.DeleteOptions {
 }
 
 // waitGone polls until the object name with this uid no longer exists.
+// For a namespace it says what holds it (its conditions name the
+// finalizers and content that remain), and once, prominently, when that
+// has held for blocker.StallAfter.
 func waitGone(ctx context.Context, env resource.Env, addr resource.Addr, ri dynamic.ResourceInterface, name, what string, uid types.UID) error {
 	var b backoff
+	var stall blocker.Stall
+	var why *blocker.Reason
+	said := ""
 	for i := 0; ; i++ {
 		live, err := ri.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) || (err == nil && live.GetUID() != uid) {
@@ -309,10 +317,32 @@ func waitGone(ctx context.Context, env resource.Env, addr resource.Addr, ri dyna
 		if err != nil && ctx.Err() == nil {
 			return fmt.Errorf("waiting for it to go failed: %w", err)
 		}
-		if i == 3 {
-			env.Progress(resource.Progress{Addr: addr, Msg: "waiting for " + what + " to be deleted"})
+		if err == nil && live.GetKind() == "Namespace" {
+			if rs := blocker.Explain(live, blocker.Facts{}, blocker.Options{}); len(rs) > 0 {
+				why = &rs[0]
+			}
+		}
+		if i >= 3 {
+			p := resource.Progress{Addr: addr, Msg: "waiting for " + what + " to be deleted"}
+			key := ""
+			if why != nil {
+				bl := why.Blocked()
+				p.Blocked, p.Msg, key = &bl, p.Msg+": "+why.String(), why.Key()
+			}
+			if p.Msg != said {
+				env.Progress(p)
+				said = p.Msg
+			}
+			if stall.Observe(time.Now(), key, 0) {
+				p.Stalled = true
+				p.Msg = fmt.Sprintf("no progress for %s: %s (lab keeps waiting; Ctrl-C stops it)", blocker.StallAfter, why)
+				env.Progress(p)
+			}
 		}
 		if err := b.wait(ctx); err != nil {
+			if why != nil {
+				return &resource.BlockedError{Blocked: why.Blocked(), Err: fmt.Errorf("it is still there (%w): %s", err, why)}
+			}
 			return fmt.Errorf("it is still there (%w); a finalizer in its metadata.finalizers may be waiting on a controller", err)
 		}
 	}

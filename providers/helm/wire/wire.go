@@ -58,6 +58,26 @@ type Response struct {
 	// Drift lists live objects of a deployed release that differ from its
 	// manifest (plan).
 	Drift []ObjectDrift `json:"drift,omitempty"`
+	// Blocked is what kept the release's objects from being ready when
+	// the wait timed out (apply, with Error set).
+	Blocked *Blocked `json:"blocked,omitempty"`
+}
+
+// Blocked is an object of the release that is not ready, and why. Fields
+// are added compatibly: a lab that does not know them ignores them.
+type Blocked struct {
+	// Object is like "Deployment staging/fleet".
+	Object string `json:"object"`
+	// Reason is a code like "FailedScheduling".
+	Reason  string `json:"reason"`
+	Summary string `json:"summary,omitempty"`
+	// Message is the scheduler's, kubelet's or controller's own words.
+	Message string `json:"message,omitempty"`
+	// Hint is one line on what to do.
+	Hint string `json:"hint,omitempty"`
+	// Group is a phrase like failures share, like "pods could not be
+	// scheduled (Insufficient cpu)".
+	Group string `json:"group,omitempty"`
 }
 
 // Release is what lab needs to know of a helm release.
@@ -121,6 +141,10 @@ type Event struct {
 	Msg   string `json:"msg"`
 	Done  int    `json:"done,omitempty"`
 	Total int    `json:"total,omitempty"`
+	// Blocked names what a progress event's wait waits on, and Stalled
+	// marks the one event that says it has held with no progress.
+	Blocked *Blocked `json:"blocked,omitempty"`
+	Stalled bool     `json:"stalled,omitempty"`
 }
 
 // Levels of Event.

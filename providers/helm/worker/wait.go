@@ -10,9 +10,14 @@ import (
 	"helm.sh/helm/v3/pkg/kube"
 	"helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"labs.dev/lab/providers/helm/wire"
+	labkube "labs.dev/lab/providers/kube"
+	"labs.dev/lab/providers/kube/blocker"
 )
 
 // waitInterval is how often readiness is polled. helm's own Wait polls
@@ -20,9 +25,19 @@ import (
 // while the pods were ready after half a second.
 const waitInterval = 200 * time.Millisecond
 
+// explainEvery is how often the wait asks why objects are not ready: the
+// reason shows within seconds, and a release ready in a second never asks.
+const explainEvery = time.Second
+
+// maxExplained bounds the objects explained in one round.
+const maxExplained = 10
+
 // waitReady waits until every object of the release is ready by helm's
 // rules (kube.ReadyChecker, as helm's Wait uses; paused Deployments count
-// as ready, Jobs are not waited for), reporting "k of n ready" as it goes.
+// as ready, Jobs are not waited for), reporting "k of n ready" as it goes
+// and, while an object is not, which one and why (blocker); once,
+// prominently, when a reason has held for blocker.StallAfter with
+// nothing becoming ready. Only the timeout fails.
 func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline time.Time) error {
 	infos, err := w.cfg.KubeClient.Build(bytes.NewBufferString(rel.Manifest), false)
 	if err != nil {
@@ -32,59 +47,157 @@ func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline t
 	if err != nil {
 		return err
 	}
+	rc, err := w.cfg.RESTClientGetter.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	lister := blocker.Lister{Dynamic: dyn, Options: blocker.Options{Whose: "the chart's"}}
 	debug := func(format string, args ...any) {
 		w.emit(wire.Event{Level: wire.LevelDebug, Msg: fmt.Sprintf(format, args...)})
 	}
-	rc := kube.NewReadyChecker(cs, debug, kube.PausedAsReady(true), kube.CheckJobs(false))
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	checker := kube.NewReadyChecker(cs, debug, kube.PausedAsReady(true), kube.CheckJobs(false))
+	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
 	n := len(infos)
 	w.emit(wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf("waiting for %d resources to be ready", n), Total: n})
-	last := -1
+	said := ""
+	explained := time.Now()
+	var why *blocker.Reason
+	var stall blocker.Stall
 	tick := time.NewTicker(waitInterval)
 	defer tick.Stop()
 	for {
-		var notReady []string
+		var notReady []*resource.Info
 		var lastErr error
 		for _, info := range infos {
-			ok, err := rc.IsReady(ctx, info)
+			ok, err := checker.IsReady(wctx, info)
 			if ok && err == nil && info.Mapping.GroupVersionKind.Kind == "Deployment" {
-				ok, err = deploymentCaughtUp(ctx, cs, info.Namespace, info.Name)
+				ok, err = deploymentCaughtUp(wctx, cs, info.Namespace, info.Name)
 			}
 			if err != nil {
 				lastErr = err
 			}
 			if !ok {
-				notReady = append(notReady, info.Mapping.GroupVersionKind.Kind+" "+info.Namespace+"/"+info.Name)
+				notReady = append(notReady, info)
 			}
 		}
-		if done := n - len(notReady); done != last {
-			last = done
-			w.emit(wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf("%d of %d resources ready", done, n), Done: done, Total: n})
-		}
+		done := n - len(notReady)
 		if len(notReady) == 0 {
+			if done != 0 && said != "" {
+				w.emit(wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf("%d of %d resources ready", done, n), Done: done, Total: n})
+			}
 			return nil
 		}
+		if time.Since(explained) >= explainEvery {
+			why = w.explain(wctx, lister, dyn, notReady)
+			explained = time.Now()
+		}
+		ev := wire.Event{Level: wire.LevelProgress, Msg: fmt.Sprintf("%d of %d resources ready", done, n), Done: done, Total: n}
+		key := ""
+		if why != nil {
+			ev.Msg += ": " + why.String()
+			ev.Blocked, key = toBlocked(why), why.Key()
+		}
+		if ev.Msg != said {
+			w.emit(ev)
+			said = ev.Msg
+		}
+		if stall.Observe(time.Now(), key, done) {
+			ev.Stalled = true
+			ev.Msg = fmt.Sprintf("no progress for %s: %s (lab waits until the timeout of %s)", blocker.StallAfter, why, w.timeout)
+			w.emit(ev)
+		}
 		select {
-		case <-ctx.Done():
-			var msg string
-			if ctx.Err() == context.DeadlineExceeded {
-				msg = fmt.Sprintf("not ready within the timeout of %s", w.timeout)
-			} else {
-				msg = "interrupted while waiting for"
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted while waiting for: %s", ids(notReady))
 			}
-			err := fmt.Errorf("%s: %s", msg, strings.Join(notReady, ", "))
-			if ctx.Err() == context.DeadlineExceeded {
-				err = fmt.Errorf("%w; `kubectl describe pods -n %s` shows why (e.g. Pending: no node fits), or raise timeout", err, w.req.Namespace)
+			// One last look, so the error says why as of now.
+			lctx, cancel := context.WithTimeout(ctx, labkube.RequestTimeout)
+			if r := w.explain(lctx, lister, dyn, notReady); r != nil {
+				why = r
 			}
-			if lastErr != nil && ctx.Err() == context.DeadlineExceeded {
+			cancel()
+			if why != nil {
+				w.blocked = &blockedError{reason: *why, timeout: w.timeout}
+				return w.blocked
+			}
+			err := fmt.Errorf("not ready within the timeout of %s: %s; `kubectl describe pods -n %s` shows why (e.g. Pending: no node fits), or raise timeout", w.timeout, ids(notReady), w.req.Namespace)
+			if lastErr != nil {
 				err = fmt.Errorf("%w (last error: %v)", err, lastErr)
 			}
 			return err
 		case <-tick.C:
 		}
 	}
+}
+
+func ids(infos []*resource.Info) string {
+	s := make([]string, len(infos))
+	for i, info := range infos {
+		s[i] = info.Mapping.GroupVersionKind.Kind + " " + info.Namespace + "/" + info.Name
+	}
+	return strings.Join(s, ", ")
+}
+
+// explain reads the objects that are not ready and returns the most
+// likely cause of the first that has one. Failing to read only costs
+// the reason, so it is logged.
+func (w *worker) explain(ctx context.Context, l blocker.Lister, dyn dynamic.Interface, notReady []*resource.Info) *blocker.Reason {
+	var lives []*unstructured.Unstructured
+	for _, info := range notReady {
+		if len(lives) == maxExplained {
+			break
+		}
+		if !blocker.Explains(info.Mapping.GroupVersionKind.GroupKind()) {
+			continue
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(info.Mapping.Resource)
+		if info.Namespaced() {
+			ri = dyn.Resource(info.Mapping.Resource).Namespace(info.Namespace)
+		}
+		u, err := ri.Get(ctx, info.Name, metav1.GetOptions{})
+		if err != nil {
+			w.emit(wire.Event{Level: wire.LevelDebug, Msg: fmt.Sprintf("cannot read %s %s to tell why it is not ready: %v", info.Mapping.GroupVersionKind.Kind, info.Name, err)})
+			continue
+		}
+		lives = append(lives, u)
+	}
+	if len(lives) == 0 {
+		return nil
+	}
+	out, err := l.Explain(ctx, lives)
+	if err != nil {
+		w.emit(wire.Event{Level: wire.LevelDebug, Msg: "cannot tell why objects are not ready: " + err.Error()})
+		return nil
+	}
+	for _, rs := range out {
+		if len(rs) > 0 {
+			return &rs[0]
+		}
+	}
+	return nil
+}
+
+func toBlocked(r *blocker.Reason) *wire.Blocked {
+	return &wire.Blocked{Object: r.Object, Reason: string(r.Code), Summary: r.Summary, Message: r.Message, Hint: r.Hint, Group: r.Group()}
+}
+
+// blockedError is a wait that timed out while reason held. Serve puts
+// the reason in the response (from worker.blocked, however the error was
+// wrapped), so lab can say it first and group like failures.
+type blockedError struct {
+	reason  blocker.Reason
+	timeout time.Duration
+}
+
+func (e *blockedError) Error() string {
+	return fmt.Sprintf("not ready within the timeout of %s: %s", e.timeout, e.reason)
 }
 
 // wait waits for the release's objects with the release recorded as

@@ -73,8 +73,8 @@ func Serve(ctx context.Context, req wire.Request, emit func(wire.Event)) *wire.R
 	}
 	var resp *wire.Response
 	var err error
+	var w *worker
 	if err = validate(req); err == nil {
-		var w *worker
 		w, err = newWorker(req, emit)
 		if err == nil {
 			switch req.Op {
@@ -92,6 +92,9 @@ func Serve(ctx context.Context, req wire.Request, emit func(wire.Event)) *wire.R
 	}
 	if err != nil {
 		resp.Error = err.Error()
+		if w != nil && w.blocked != nil {
+			resp.Blocked = toBlocked(&w.blocked.reason)
+		}
 	}
 	return resp
 }
@@ -116,6 +119,9 @@ type worker struct {
 	cfg     *action.Configuration
 	emit    func(wire.Event)
 	timeout time.Duration
+	// blocked is what kept the release from being ready when its wait
+	// timed out, for the response.
+	blocked *blockedError
 }
 
 func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {

@@ -27,7 +27,7 @@ import (
 // session is one lab directory with its own kubeconfig, and the engine's
 // environment.
 type session struct {
-	t           *testing.T
+	t           testing.TB
 	dir         string
 	engine      *enginetest.Engine
 	cli         string   // podman or docker
@@ -37,7 +37,7 @@ type session struct {
 
 // newSession starts the engine (the harness sets it up for this
 // machine) and copies the shipped lab into a directory of its own.
-func newSession(t *testing.T, cli string) *session {
+func newSession(t testing.TB, cli string) *session {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: no real container engine")
@@ -72,7 +72,7 @@ func newSession(t *testing.T, cli string) *session {
 	// rm for what a killed lab left.
 	t.Cleanup(func() {
 		s.run("lab", "down")
-		out, _ := s.output(cli, "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster")
+		out, _ := s.output(cli, "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+clusterName)
 		if ids := strings.Fields(out); len(ids) > 0 {
 			s.output(cli, append([]string{"rm", "-f"}, ids...)...)
 		}
@@ -85,6 +85,7 @@ type result struct {
 	stdout, stderr string
 	code           int
 	took           time.Duration
+	maxRSS         int64 // peak resident set of the process (and what it waited for), bytes
 }
 
 func (s *session) command(name string, args ...string) *exec.Cmd {
@@ -113,6 +114,11 @@ func (s *session) run(name string, args ...string) result {
 	began := time.Now()
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(began)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.maxRSS = ru.Maxrss << 10 // kilobytes on Linux
+		}
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
@@ -202,7 +208,7 @@ func (s *session) lesson() {
 // nodes lists the kind node containers on the engine.
 func (s *session) nodes() []string {
 	s.t.Helper()
-	out, err := s.output(s.cli, "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster", "--format", "{{.Names}}")
+	out, err := s.output(s.cli, "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster="+clusterName, "--format", "{{.Names}}")
 	if err != nil {
 		s.t.Fatalf("%s ps: %v\n%s", s.cli, err, out)
 	}
@@ -281,3 +287,8 @@ func must(t *testing.T, ok bool, format string, args ...any) {
 		t.Errorf(format, args...)
 	}
 }
+
+// clusterName is the kind cluster of the shipped labs.hcl: cleanup and
+// the leftover checks look at its containers only, never at other kind
+// clusters on the same engine.
+const clusterName = "kind"
