@@ -37,6 +37,7 @@ func main() {
 	go func() { done <- cmd.Wait() }()
 	var peakKiB int64
 	most := map[string]int{}
+	peakBy := map[string]int64{}
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
 	var err error
@@ -46,18 +47,26 @@ loop:
 		case err = <-done:
 			break loop
 		case <-tick.C:
-			kib, count := sample(cmd.Process.Pid)
+			kib, count, by := sample(cmd.Process.Pid)
 			peakKiB = max(peakKiB, kib)
 			for name, n := range count {
 				most[name] = max(most[name], n)
 			}
+			for name, k := range by {
+				peakBy[name] = max(peakBy[name], k)
+			}
 		}
 	}
+	byMiB := map[string]float64{}
+	for name, k := range peakBy {
+		byMiB[name] = float64(k) / 1024
+	}
 	report, _ := json.Marshal(map[string]any{
-		"seconds":      time.Since(start).Seconds(),
-		"peak_rss_mib": float64(peakKiB) / 1024,
-		"most_at_once": most,
-		"exit_code":    cmd.ProcessState.ExitCode(),
+		"seconds":              time.Since(start).Seconds(),
+		"peak_rss_mib":         float64(peakKiB) / 1024,
+		"peak_rss_mib_by_name": byMiB,
+		"most_at_once":         most,
+		"exit_code":            cmd.ProcessState.ExitCode(),
 	})
 	if *out != "" {
 		_ = os.WriteFile(*out, append(report, '\n'), 0o644)
@@ -69,9 +78,9 @@ loop:
 	}
 }
 
-// sample sums VmRSS over root and its descendants and counts them by
-// name.
-func sample(root int) (int64, map[string]int) {
+// sample sums VmRSS over root and its descendants, and counts and sums
+// them by name.
+func sample(root int) (int64, map[string]int, map[string]int64) {
 	parent := map[int]int{}
 	name := map[int]string{}
 	rss := map[int]int64{}
@@ -109,11 +118,13 @@ func sample(root int) (int64, map[string]int) {
 	}
 	var sum int64
 	count := map[string]int{}
+	by := map[string]int64{}
 	for pid := range name {
 		if in(pid) {
 			sum += rss[pid]
 			count[name[pid]]++
+			by[name[pid]] += rss[pid]
 		}
 	}
-	return sum, count
+	return sum, count, by
 }

@@ -73,6 +73,7 @@ resource "namespace" "space" {
 resource "manifest" "guard" {
   for_each  = local.spaces
   namespace = namespace.space[each.key].name
+  wait      = false # a quota, limits and a policy hold from their creation
   content = join("---\n", [
     yamlencode({
       apiVersion = "v1", kind = "ResourceQuota",
@@ -106,6 +107,7 @@ resource "manifest" "guard" {
 resource "manifest" "access" {
   for_each  = var.learners
   namespace = namespace.space["${each.key}-dev"].name
+  wait      = false # RBAC holds from its creation
   content = join("---\n", concat(
     [yamlencode({ apiVersion = "v1", kind = "ServiceAccount", metadata = { name = "learner" } })],
     [for s in local.stages : yamlencode({

@@ -51,6 +51,7 @@ type Config struct {
 	byAddr    map[resource.Addr]*Resource
 	blocks    map[resource.Addr]*Block
 	labBlocks []*labBlock
+	statics   statics
 }
 
 // Variable is a `variable "name"` block.

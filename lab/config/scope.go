@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -79,12 +80,18 @@ func (c *Config) evalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContex
 	var diags hcl.Diagnostics
 	order, orderDiags := c.localOrder()
 	for _, name := range order {
+		if v, d, ok := c.staticLocal(name); ok {
+			diags = append(diags, d...)
+			locals[name] = v
+			continue
+		}
 		vars["local"] = c.localsFor(c.Locals[name].Expr, locals)
 		v, d := c.Locals[name].Expr.Value(ctx)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			v = cty.DynamicVal
 		}
+		c.keepStatic(name, v, d)
 		locals[name] = v
 	}
 	vars["local"] = objectOrEmpty(locals)
@@ -527,4 +534,73 @@ func labTraversals(body hcl.Body) []hcl.Traversal {
 		out = append(out, labTraversals(b.Body)...)
 	}
 	return out
+}
+
+// statics remembers the locals that use no resource, directly or through
+// other locals: their values never change once variables are set, and
+// evaluating them again for each of hundreds of resources (a for over
+// every learner) would dominate a plan.
+type statics struct {
+	once   sync.Once
+	static map[string]bool
+	mu     sync.Mutex
+	values map[string]cty.Value
+	diags  map[string]hcl.Diagnostics
+}
+
+func (c *Config) isStatic(name string) bool {
+	c.statics.once.Do(func() {
+		st := map[string]bool{}
+		state := map[string]int{}
+		var visit func(n string) bool
+		visit = func(n string) bool {
+			switch state[n] {
+			case 1:
+				return false // a cycle: reported elsewhere
+			case 2:
+				return st[n]
+			}
+			state[n] = 1
+			ok := true
+			for _, t := range c.Locals[n].Expr.Variables() {
+				switch root := t.RootName(); {
+				case root == "var" || root == "path":
+				case root == "local" && len(t) > 1 && c.Locals[attrName(t[1])] != nil:
+					ok = visit(attrName(t[1])) && ok
+				default:
+					ok = false
+				}
+			}
+			state[n] = 2
+			st[n] = ok
+			return ok
+		}
+		for n := range c.Locals {
+			visit(n)
+		}
+		c.statics.static = st
+	})
+	return c.statics.static[name]
+}
+
+func (c *Config) staticLocal(name string) (cty.Value, hcl.Diagnostics, bool) {
+	if !c.isStatic(name) {
+		return cty.NilVal, nil, false
+	}
+	c.statics.mu.Lock()
+	defer c.statics.mu.Unlock()
+	v, ok := c.statics.values[name]
+	return v, c.statics.diags[name], ok
+}
+
+func (c *Config) keepStatic(name string, v cty.Value, d hcl.Diagnostics) {
+	if !c.isStatic(name) {
+		return
+	}
+	c.statics.mu.Lock()
+	defer c.statics.mu.Unlock()
+	if c.statics.values == nil {
+		c.statics.values, c.statics.diags = map[string]cty.Value{}, map[string]hcl.Diagnostics{}
+	}
+	c.statics.values[name], c.statics.diags[name] = v, d
 }

@@ -39,6 +39,7 @@ func ServeMain(in io.Reader, out, errw io.Writer) int {
 		defer mu.Unlock()
 		_ = enc.Encode(e)
 	}
+	clients := NewClients()
 	var wg sync.WaitGroup
 	var cmu sync.Mutex
 	cancels := map[uint64]context.CancelFunc{}
@@ -73,7 +74,7 @@ func ServeMain(in io.Reader, out, errw io.Writer) int {
 			wg.Add(1)
 			go func(id uint64) {
 				defer wg.Done()
-				resp := Serve(rctx, req, func(ev wire.Event) { send(wire.Envelope{ID: id, Event: &ev}) })
+				resp := serve(rctx, req, func(ev wire.Event) { send(wire.Envelope{ID: id, Event: &ev}) }, clients)
 				cmu.Lock()
 				delete(cancels, id)
 				cmu.Unlock()
