@@ -17,6 +17,8 @@ FUZZ_EXECS ?= 30000
 # kind clusters of a GB or more, and the machine has two cores.
 ENGINE_PKGS := ./providers/kind/enginetest ./providers/kind/e2e
 ENGINE_PKGS_FULL := $(patsubst ./%,labs.dev/lab/%,$(ENGINE_PKGS))
+# Real-engine tests that live beside unit tests are named *OnReal*.
+ENGINE_TESTS := OnReal
 LAB_ENGINE_TESTS ?= 1
 FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZ_EXECS)x -fuzzminimizetime 100x -fuzz
 
@@ -41,6 +43,7 @@ node-image:
 ## test-engines: the real-engine tests alone (kind clusters on podman and a private dockerd, with the node image)
 test-engines: control-plane build
 	LAB_ENGINE_TESTS=1 LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(ENGINE_PKGS)
+	LAB_ENGINE_TESTS=1 LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '$(ENGINE_TESTS)' ./providers/kind
 
 ## up: bring the shipped lab up (a kind cluster with Docker, else the simulated runtime)
 up: control-plane build
@@ -59,8 +62,9 @@ down: build
 ## offline node image once; LAB_ENGINE_TESTS=0 leaves them out outside CI), then bounded fuzzing
 test: control-plane build
 	$(GO) vet ./...
-	LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v -x $(patsubst %,-e %,$(ENGINE_PKGS_FULL)))
+	LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -skip '$(ENGINE_TESTS)' $$($(GO) list ./... | grep -v -x $(patsubst %,-e %,$(ENGINE_PKGS_FULL)))
 	LAB_ENGINE_TESTS=$(LAB_ENGINE_TESTS) LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) $(ENGINE_PKGS)
+	LAB_ENGINE_TESTS=$(LAB_ENGINE_TESTS) LAB_BIN_DIR=$$PWD/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '$(ENGINE_TESTS)' ./providers/kind
 	$(FUZZ) '^FuzzLoad$$' ./lab/config
 	$(FUZZ) '^FuzzDecode$$' ./providers/kubernetes
 	$(FUZZ) '^FuzzLabs$$' ./lab/verify

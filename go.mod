@@ -3,6 +3,7 @@ module labs.dev/lab
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.18
 	github.com/hashicorp/hcl/v2 v2.25.0
 	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2
 	github.com/rogpeppe/go-internal v1.16.0

@@ -66,7 +66,7 @@ lab -chdir "$work/cluster" down >/dev/null
 echo; echo "### 3. lab up of the shipped lab (simulated), wall vs critical path"
 mkdir -p "$work/shipped"
 cp -r "$root/labs.hcl" "$root/charts" "$root/manifests" "$work/shipped/"
-/usr/bin/time -f '%e %M' -o "$work/time" lab -chdir "$work/shipped" -o json up -var runtime=simulated > "$work/events.json"
+/usr/bin/time -f '%e %M' -o "$work/time" lab -chdir "$work/shipped" -o json up -var runtime=simulated > "$work/result.json" 2> "$work/events.json"
 lab -chdir "$work/shipped" graph > "$work/graph.dot"
 read -r wall rss < "$work/time"
 python3 - "$work/events.json" "$work/graph.dot" "$wall" "$rss" <<'PY'

@@ -1,172 +1,152 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"labs.dev/lab/cmd/lab/views"
+	"labs.dev/lab/lab/apply"
 	"labs.dev/lab/lab/plan"
+	"labs.dev/lab/lab/resource"
 )
 
-func (a *app) planCmd() *cobra.Command {
-	var e engineFlags
-	var detailed, destroy bool
-	var out string
-	cmd := &cobra.Command{
-		Use:   "plan",
-		Short: "Show what apply would change, refreshed against the live cluster",
-		Long: `plan refreshes every resource against the live cluster, compares it with
-the lab file and prints what apply would do: + create, ~ update, -/+ replace,
-- destroy. Changes made by hand outside lab are called out as drift.
-
-Exit codes with -detailed-exitcode: 0 no changes, 1 error, 2 changes.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.open(cmd.Context(), cmd, &e, false)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			p, err := s.makePlan(cmd.Context(), destroy)
-			if err != nil {
-				return err
-			}
-			s.showPlan(p)
-			if out != "" {
-				if err := plan.Save(out, p); err != nil {
-					return err
-				}
-				if a.output == "text" {
-					fmt.Fprintf(a.stdout, "\nSaved the plan to %s. Apply exactly these actions with: lab apply %s\n", out, out)
-				}
-			}
-			if detailed && p.HasChanges() {
-				return withCode(exitChanges, nil)
-			}
-			return nil
-		},
-	}
-	a.engineFlags(cmd.Flags(), &e, false)
-	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none, 1 on error")
-	cmd.Flags().StringVar(&out, "out", "", "save the plan to this file for `lab apply FILE`")
-	cmd.Flags().BoolVar(&destroy, "destroy", false, "plan destroying everything lab created")
-	return cmd
-}
+// lab apply, up, destroy and down: one flow (operate). apply and destroy
+// ask first (unless -auto-approve); up and down are the same without
+// asking, for a lesson's two commands.
 
 func (a *app) applyCmd() *cobra.Command {
-	var e engineFlags
-	cmd := &cobra.Command{
-		Use:   "apply [PLAN_FILE]",
-		Short: "Create or update the environment (asks first unless -auto-approve or a saved plan)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				return a.applySaved(cmd, &e, args[0])
-			}
-			return a.runApply(cmd, &e, false, !e.autoApprove)
-		},
-	}
-	a.engineFlags(cmd.Flags(), &e, true)
-	return cmd
-}
-
-func (a *app) upCmd() *cobra.Command {
-	var e engineFlags
-	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Bring the lab environment up: plan and apply, without asking",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runApply(cmd, &e, false, false)
-		},
-	}
-	a.engineFlags(cmd.Flags(), &e, false)
+	cmd := a.operationCmd("apply [PLAN_FILE]", "Create or update the environment (asks first unless -auto-approve or a saved plan)", operation{ask: true})
+	cmd.Args = cobra.MaximumNArgs(1) // a plan saved by lab plan -out
 	return cmd
 }
 
 func (a *app) destroyCmd() *cobra.Command {
-	var e engineFlags
-	cmd := &cobra.Command{
-		Use:   "destroy",
-		Short: "Destroy everything lab created (asks first unless -auto-approve)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runApply(cmd, &e, true, !e.autoApprove)
-		},
-	}
-	a.engineFlags(cmd.Flags(), &e, true)
-	return cmd
+	return a.operationCmd("destroy", "Destroy everything lab created (asks first unless -auto-approve)", operation{destroy: true, ask: true})
+}
+
+func (a *app) upCmd() *cobra.Command {
+	return a.operationCmd("up", "Bring the lab environment up: plan and apply, without asking", operation{})
 }
 
 func (a *app) downCmd() *cobra.Command {
+	return a.operationCmd("down", "Tear the lab environment down, without asking; nothing lab made is left behind", operation{destroy: true})
+}
+
+// operationCmd is a command that plans and applies (or destroys); one
+// that asks takes -auto-approve not to.
+func (a *app) operationCmd(use, short string, o operation) *cobra.Command {
 	var e engineFlags
 	cmd := &cobra.Command{
-		Use:   "down",
-		Short: "Tear the lab environment down, without asking; nothing lab made is left behind",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runApply(cmd, &e, true, false)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := o
+			o.ask = o.ask && !e.autoApprove
+			if len(args) == 1 {
+				o.saved = args[0]
+			}
+			return a.operate(cmd, &e, o)
 		},
 	}
-	a.engineFlags(cmd.Flags(), &e, false)
+	a.engineFlags(cmd.Flags(), &e, o.ask)
 	return cmd
 }
 
-// runApply plans and applies (or destroys), asking first when ask is set.
-func (a *app) runApply(cmd *cobra.Command, e *engineFlags, destroy, ask bool) error {
+// operation is one run of lab apply, up, destroy or down.
+type operation struct {
+	destroy bool
+	ask     bool   // ask before applying
+	saved   string // a plan saved by lab plan -out, applied as it is
+}
+
+// operate is the flow of lab apply, up, destroy and down: open the lab,
+// plan (or read the saved plan), show it, ask, apply, report.
+func (a *app) operate(cmd *cobra.Command, e *engineFlags, o operation) error {
 	ctx := cmd.Context()
+	v := a.views.Apply()
+	var saved *plan.Plan
+	if o.saved != "" {
+		p, err := plan.Load(o.saved)
+		if err != nil {
+			return err
+		}
+		if len(a.vars) > 0 || len(a.varFiles) > 0 {
+			return errors.New("a saved plan carries the variables it was made with; -var and -var-file cannot change them (make a new plan instead)")
+		}
+		a.vars, a.varFiles, saved = p.Vars, p.VarFiles, p
+	}
 	s, err := a.open(ctx, cmd, e, true)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	p, err := s.makePlan(ctx, destroy)
+	if saved != nil {
+		if why := saved.Stale(s.st, plan.ConfigHash(s.cfg, a.varFiles, a.vars)); why != "" {
+			return fmt.Errorf("saved plan %s is stale: %s. Make a new one with lab plan -out %s", o.saved, why, o.saved)
+		}
+		return s.applyPlan(ctx, v, saved)
+	}
+	p, err := s.makePlan(ctx, v, o.destroy)
 	if err != nil {
 		return err
 	}
 	if !p.HasChanges() {
-		if a.output == "json" {
-			s.showPlan(p)
-		} else if destroy {
-			fmt.Fprintln(a.stdout, "Nothing to destroy: lab has created nothing here (or it is all gone already).")
-		} else {
-			s.showPlan(p)
-		}
+		v.Unchanged(p)
 		return nil
 	}
-	if a.output == "text" {
-		s.showPlan(p)
-		fmt.Fprintln(a.stdout)
-	}
-	if ask {
+	v.Proposed(p)
+	if o.ask {
 		q := "Do you want to perform these actions?"
-		if destroy {
+		if o.destroy {
 			q = "Do you really want to destroy everything lab created?"
 		}
-		if err := a.confirm(q); err != nil {
+		if err := confirm(v, q); err != nil {
 			return err
 		}
 	}
-	return s.applyPlan(ctx, p)
+	return s.applyPlan(ctx, v, p)
 }
 
-func (a *app) applySaved(cmd *cobra.Command, e *engineFlags, path string) error {
-	p, err := plan.Load(path)
-	if err != nil {
-		return err
+// confirm asks like Terraform; only "yes" proceeds.
+func confirm(v views.Apply, question string) error {
+	line, err := v.Ask(question)
+	if strings.TrimSpace(line) == "yes" {
+		return nil
 	}
-	if len(a.vars) > 0 || len(a.varFiles) > 0 {
-		return fmt.Errorf("a saved plan carries the variables it was made with; -var and -var-file cannot change them (make a new plan instead)")
+	if err != nil && line == "" {
+		return errors.New("no answer on standard input; run with -auto-approve to skip the question")
 	}
-	a.vars, a.varFiles = p.Vars, p.VarFiles
-	ctx := cmd.Context()
-	s, err := a.open(ctx, cmd, e, true)
-	if err != nil {
-		return err
+	return errors.New("cancelled; nothing was changed")
+}
+
+// applyPlan carries out p and reports what happened.
+func (s *session) applyPlan(ctx context.Context, v views.Apply, p *plan.Plan) error {
+	total := 0
+	for _, c := range p.Changes {
+		if c.Action != resource.NoOp || c.Deferred {
+			total++
+		}
 	}
-	defer s.close()
-	if why := p.Stale(s.st, plan.ConfigHash(s.cfg, a.varFiles, a.vars)); why != "" {
-		return fmt.Errorf("saved plan %s is stale: %s. Make a new one with lab plan -out %s", path, why, path)
+	opts := s.opts
+	hook, finish := v.Hook(total)
+	opts.Hook = hook
+	res, err := apply.Apply(ctx, s.cfg, s.st, s.statePath, p, s.a.kinds, opts)
+	finish()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return s.explain(err)
 	}
-	return s.applyPlan(ctx, p)
+	interrupted := ctx.Err() != nil
+	v.Result(res, p.Destroy, interrupted)
+	switch {
+	case interrupted:
+		return exit(exitFailed, nil)
+	case len(res.Failed) > 0:
+		return fmt.Errorf("%d resource(s) failed; fix the cause and run again — lab carries on from where it stopped", len(res.Failed))
+	}
+	return nil
 }

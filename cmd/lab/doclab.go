@@ -15,6 +15,7 @@ import (
 	"labs.dev/lab/lab/labtest"
 	"labs.dev/lab/lab/lesson"
 	"labs.dev/lab/lab/report"
+	"labs.dev/lab/lab/ui/ansi"
 	"labs.dev/lab/lab/verify"
 )
 
@@ -30,7 +31,7 @@ func (a *app) proveLab(cfg *config.Config, timeout time.Duration) func(context.C
 		}
 		labs, diags := verify.Decode(cfg, a.known)
 		if diags.HasErrors() {
-			return fail("the lab blocks of %s have errors (lab validate shows them)", displayPath(cfg, a.file))
+			return fail("the lab blocks of %s have errors (lab validate shows them)", a.displayPath(cfg))
 		}
 		var l *verify.Lab
 		var names []string
@@ -41,7 +42,7 @@ func (a *app) proveLab(cfg *config.Config, timeout time.Duration) func(context.C
 			}
 		}
 		if l == nil {
-			return fail("%s declares no lab %q (its labs: %s)", displayPath(cfg, a.file), name, strings.Join(names, ", "))
+			return fail("%s declares no lab %q (its labs: %s)", a.displayPath(cfg), name, strings.Join(names, ", "))
 		}
 		client, err := a.cluster(cfg)
 		if err != nil {
@@ -53,7 +54,7 @@ func (a *app) proveLab(cfg *config.Config, timeout time.Duration) func(context.C
 			return lesson.LabResult{Status: lesson.Passed, Summary: fmt.Sprintf("the lesson's commands do the task: %s", now.Summary())}
 		case 2:
 			var b strings.Builder
-			report.Text(&b, now, nil)
+			report.Text(&b, now, ansi.Style{})
 			return lesson.LabResult{Status: lesson.Failed, Error: "could not check it", Detail: b.String()}
 		}
 		fresh := a.resetOptions(cfg, true)
@@ -63,13 +64,9 @@ func (a *app) proveLab(cfg *config.Config, timeout time.Duration) func(context.C
 			return fail("%v", tr.Err)
 		case tr.Broken:
 			lr := lesson.LabResult{Status: lesson.Failed, Summary: tr.Reason}
-			show := tr.After
-			if show == nil {
-				show = tr.Before
-			}
-			if show != nil {
+			if show := tr.Evidence(); show != nil {
 				var b strings.Builder
-				report.Text(&b, show, nil)
+				report.Text(&b, show, ansi.Style{})
 				lr.Detail = b.String()
 			}
 			return lr

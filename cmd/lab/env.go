@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
@@ -24,6 +23,7 @@ outputs are never printed. The shell is taken from $SHELL unless --shell
 names it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := a.views.Env()
 			if shell == "" {
 				shell = filepath.Base(os.Getenv("SHELL"))
 				if shell != "zsh" && shell != "fish" {
@@ -52,59 +52,23 @@ names it.`,
 				if o.Env == "" {
 					continue
 				}
-				v, ok := values[o.Name]
+				val, ok := values[o.Name]
 				switch {
-				case o.Sensitive || (ok && (v.IsMarked() || v.ContainsMarked())):
-					fmt.Fprintf(a.stderr, "lab env: output %q is sensitive; it is never printed (lab output %s shows it is set)\n", o.Name, o.Name)
-				case !ok || !v.IsWhollyKnown() || v.IsNull():
-					fmt.Fprintf(a.stderr, "lab env: output %q has no value yet; it has one after lab up\n", o.Name)
+				case o.Sensitive || (ok && (val.IsMarked() || val.ContainsMarked())):
+					v.SensitiveOutput(o.Name)
+				case !ok || !val.IsWhollyKnown() || val.IsNull():
+					v.UnsetOutput(o.Name)
 				default:
-					exports = append(exports, [2]string{o.Env, shellValue(v)})
+					exports = append(exports, [2]string{o.Env, shellValue(val)})
 				}
 			}
-			if a.output == "json" {
-				env := map[string]string{}
-				for _, e := range exports {
-					env[e[0]] = e[1]
-				}
-				a.writeJSON(map[string]any{"shell": shell, "context": context, "env": env})
-				return nil
-			}
-			fmt.Fprintf(a.stdout, "# the lab's cluster: context %s; apply with: %s\n", context, evalHint(shell))
-			for _, e := range exports {
-				fmt.Fprintln(a.stdout, exportLine(shell, e[0], e[1]))
-			}
-			if raw.CurrentContext != context {
-				fmt.Fprintf(a.stdout, "kubectl config use-context %s >/dev/null\n", quote(shell, context))
-			}
+			v.Exports(shell, context, raw.CurrentContext, exports)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&shell, "shell", "", "bash, zsh or fish (default: from $SHELL)")
 	a.varFlags(cmd.Flags())
 	return cmd
-}
-
-func evalHint(shell string) string {
-	if shell == "fish" {
-		return "lab env --shell fish | source"
-	}
-	return `eval "$(lab env)"`
-}
-
-func exportLine(shell, name, value string) string {
-	if shell == "fish" {
-		return fmt.Sprintf("set -gx %s %s", name, quote(shell, value))
-	}
-	return fmt.Sprintf("export %s=%s", name, quote(shell, value))
-}
-
-// quote makes value one word for the shell, taken literally.
-func quote(shell, value string) string {
-	if shell == "fish" {
-		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(value) + "'"
-	}
-	return "'" + strings.ReplaceAll(value, "'", `'\''`) + "'"
 }
 
 // shellValue is an output as a shell variable's text: strings as they

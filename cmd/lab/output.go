@@ -1,116 +1,64 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
-	"os"
+	"fmt"
+	"sort"
+	"strings"
 
-	"github.com/hashicorp/hcl/v2"
-	"golang.org/x/term"
-
-	"labs.dev/lab/lab/config"
-	"labs.dev/lab/lab/ui"
+	"github.com/spf13/cobra"
 )
 
-const (
-	red    = "31"
-	green  = "32"
-	yellow = "33"
-	bold   = "1"
-)
-
-// color reports whether w should get ANSI colour: text output, no
-// -no-color, and what ui.ColorWanted says of the terminal.
-func (a *app) color(w io.Writer) bool {
-	if a.noColor || a.output != "text" {
-		return false
+func (a *app) outputCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "output [NAME]",
+		Short: "Show output values from the last apply",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := a.views.Output()
+			var e engineFlags
+			s, err := a.open(cmd.Context(), cmd, &e, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			values := s.cfg.OutputValues(s.st.Values())
+			for name, val := range values {
+				if !val.IsWhollyKnown() {
+					delete(values, name)
+				}
+			}
+			if len(args) == 0 {
+				v.Outputs(values)
+				return nil
+			}
+			name := args[0]
+			val, ok := values[name]
+			if !ok {
+				return s.noOutput(name)
+			}
+			return v.Output(name, val)
+		},
 	}
-	return ui.ColorWanted(os.Getenv, isTerminal(w))
+	// Outputs are evaluated from the lab file, which may need its
+	// variables like every other command that loads it.
+	a.varFlags(cmd.Flags())
+	return cmd
 }
 
-// terminalWidth is w's width in columns, or 0 when w is not a terminal.
-func terminalWidth(w io.Writer) int {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return 0
-	}
-	if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-		return cols
-	}
-	return 80
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// paint wraps s in an ANSI colour when stderr is a colour terminal.
-func (a *app) paint(s, code string) string {
-	if !a.color(a.stderr) {
-		return s
-	}
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
-}
-
-// writeJSON writes the command's one JSON document to stdout.
-func (a *app) writeJSON(v any) {
-	enc := json.NewEncoder(a.doc)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
-
-// writeDiags reports diagnostics: as text on stderr, or for -o json as
-// doc with a "diagnostics" member on stdout. Warnings alone, with no doc,
-// do not end the command, which has its own document to write: they go
-// to stderr as JSON lines like the other events.
-func (a *app) writeDiags(cfg *config.Config, diags hcl.Diagnostics, doc map[string]any) {
-	if a.output != "json" {
-		cfg.WriteDiagnostics(a.stderr, diags, a.color(a.stderr))
-		return
-	}
-	if doc == nil && !diags.HasErrors() {
-		enc := json.NewEncoder(a.stderr)
-		for _, d := range diagsJSON(diags) {
-			_ = enc.Encode(struct {
-				Type string `json:"type"`
-				diagJSON
-			}{"diagnostic", d})
+// noOutput says why output name has no value: the lab file does not
+// declare it, or it is known only after lab up.
+func (s *session) noOutput(name string) error {
+	var declared []string
+	for _, o := range s.cfg.Outputs {
+		if o.Name == name {
+			return fmt.Errorf("output %q has no value yet: outputs have values after lab up", name)
 		}
-		return
+		declared = append(declared, o.Name)
 	}
-	if doc == nil {
-		doc = map[string]any{}
+	file := s.a.displayPath(s.cfg)
+	if len(declared) == 0 {
+		return fmt.Errorf("%s declares no output %q, and no outputs at all", file, name)
 	}
-	doc["diagnostics"] = diagsJSON(diags)
-	a.writeJSON(doc)
+	sort.Strings(declared)
+	return fmt.Errorf("%s declares no output %q; its outputs: %s", file, name, strings.Join(declared, ", "))
 }
-
-type diagJSON struct {
-	Severity string `json:"severity"`
-	Summary  string `json:"summary"`
-	Detail   string `json:"detail,omitempty"`
-	File     string `json:"file,omitempty"`
-	Line     int    `json:"line,omitempty"`
-	Column   int    `json:"column,omitempty"`
-}
-
-func diagsJSON(diags hcl.Diagnostics) []diagJSON {
-	out := []diagJSON{}
-	for _, d := range diags {
-		j := diagJSON{Severity: "error", Summary: d.Summary, Detail: d.Detail}
-		if d.Severity == hcl.DiagWarning {
-			j.Severity = "warning"
-		}
-		if d.Subject != nil {
-			j.File, j.Line, j.Column = d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column
-		}
-		out = append(out, j)
-	}
-	return out
-}
-
-// jsonRaw embeds already-encoded JSON.
-type jsonRaw []byte
-
-func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -20,11 +19,7 @@ func (a *app) versionCmd() *cobra.Command {
 			if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 				v = info.Main.Version
 			}
-			if a.output == "json" {
-				a.writeJSON(map[string]string{"version": v})
-				return nil
-			}
-			fmt.Fprintf(a.stdout, "lab %s\n", v)
+			a.views.Version().Version(v)
 			return nil
 		},
 	}

@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,50 +33,14 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"labs.dev/lab/internal/testcluster"
+	"labs.dev/lab/providers/simulated/simtest"
 	"labs.dev/lab/providers/simulated"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
-
-// binaries returns a directory holding lab and lab-helm: $LAB_BIN_DIR
-// when it has both (make test builds them first), else built here.
-func binaries(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if d := os.Getenv("LAB_BIN_DIR"); d != "" {
-			_, e1 := os.Stat(filepath.Join(d, "lab"))
-			_, e2 := os.Stat(filepath.Join(d, "lab-helm"))
-			if e1 == nil && e2 == nil {
-				binDir = d
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "lab-workshop-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		for _, pkg := range []string{"lab", "lab-helm"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "labs.dev/lab/cmd/"+pkg).CombinedOutput()
-			if err != nil {
-				binErr = fmt.Errorf("build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-		binDir = dir
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binDir
-}
+// binaries is the directory of lab and lab-helm (simtest.LabBinaries).
+func binaries(t testing.TB) string { return simtest.LabBinaries(t) }
 
 // workshop is a copy of the example in a temporary directory, pointed at
 // the package's cluster as an existing one.
@@ -90,7 +53,7 @@ type workshop struct {
 
 func newWorkshop(t testing.TB) *workshop {
 	t.Helper()
-	cl := testcluster.Get(t)
+	cl := simtest.Get(t)
 	w := &workshop{t: t, dir: t.TempDir(), bin: binaries(t), cl: cl}
 	if err := os.CopyFS(w.dir, os.DirFS(".")); err != nil {
 		t.Fatal(err)

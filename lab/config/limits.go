@@ -9,7 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
-	"labs.dev/lab/internal/yamlguard"
+	"labs.dev/lab/lab/config/yamlguard"
 )
 
 // MaxNesting bounds how deep brackets, braces, parentheses and template

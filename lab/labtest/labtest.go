@@ -53,6 +53,16 @@ type Result struct {
 // OK reports whether the lab is proven.
 func (r *Result) OK() bool { return !r.Broken && r.Err == nil }
 
+// Evidence is the run of the checks that shows why a broken lab is
+// broken: the one with the solution applied, else the one before it;
+// nil when neither ran.
+func (r *Result) Evidence() *verify.Result {
+	if r.After != nil {
+		return r.After
+	}
+	return r.Before
+}
+
 // MarshalJSON writes Err as "error", its message.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	type plain Result

@@ -11,15 +11,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/lab/labtest"
 	"labs.dev/lab/lab/reset"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/verify"
 	vt "labs.dev/lab/lab/verify/verifytest"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 // labWith writes the shipped lab with solution as its solution.
 func labWith(t *testing.T, solution string) (string, *verify.Lab) {

@@ -16,78 +16,38 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/lab/lesson"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 // One simulated cluster for the package; the shipped lab file is
 // applied on it once, and the shipped lesson is proven against it.
 func TestMain(m *testing.M) {
-	code := testcluster.Main(m)
+	code := simtest.Main(m)
 	if labDir != "" {
 		os.RemoveAll(labDir)
-	}
-	if binBuilt {
-		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }
 
 var (
-	binOnce  sync.Once
-	binDir   string
-	binBuilt bool // binDir was made here
-	binErr   error
-
 	labOnce sync.Once
 	labDir  string
 	labErr  error
 )
 
-// labBinaries is a directory holding lab and lab-helm: $LAB_BIN_DIR
-// when it has both (make test builds them first), else built here.
-func labBinaries(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if d := os.Getenv("LAB_BIN_DIR"); d != "" {
-			_, e1 := os.Stat(filepath.Join(d, "lab"))
-			_, e2 := os.Stat(filepath.Join(d, "lab-helm"))
-			if e1 == nil && e2 == nil {
-				binDir = d
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "lab-lesson-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		for _, pkg := range []string{"lab", "lab-helm"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "labs.dev/lab/cmd/"+pkg).CombinedOutput()
-			if err != nil {
-				binErr = errors.New("build " + pkg + ": " + err.Error() + "\n" + string(out))
-				return
-			}
-		}
-		binDir, binBuilt = dir, true
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binDir
-}
-
 // shippedLab is a copy of the repository's lab (labs.hcl, charts,
 // manifests, lessons) brought up on the package's cluster. The cluster
-// is the one testcluster made, named kind like the shipped one, so the
+// is the one simtest made, named kind like the shipped one, so the
 // copy's kind_cluster block gives way to the cluster's kubeconfig and
-// context; everything else is the shipped file, applied with lab up.
+// context on each resource; everything else is the shipped file, applied
+// with lab up.
 // Its output "context" is marked for the shell, for lab env.
 func shippedLab(t *testing.T) string {
 	t.Helper()
-	c := testcluster.Get(t)
-	bin := labBinaries(t)
+	c := simtest.Get(t)
+	bin := simtest.LabBinaries(t)
 	labOnce.Do(func() {
 		root, _ := filepath.Abs("../..")
 		labDir, labErr = os.MkdirTemp("", "lab-lesson-")
@@ -114,12 +74,11 @@ func shippedLab(t *testing.T) string {
 			switch {
 			case b.Type() == "resource" && b.Labels()[0] == "kind_cluster":
 				body.RemoveBlock(b)
-			case b.Type() == "locals":
-				b.Body().SetAttributeValue("cluster", cty.ObjectVal(map[string]cty.Value{
-					"kubeconfig": cty.StringVal(c.Kubeconfig), "context": cty.StringVal(c.Context),
-				}))
+			case b.Type() == "resource":
+				b.Body().SetAttributeValue("kubeconfig", cty.StringVal(c.Kubeconfig))
+				b.Body().SetAttributeValue("context", cty.StringVal(c.Context))
 			case b.Type() == "output" && b.Labels()[0] == "context":
-				b.Body().SetAttributeTraversal("value", hcl.Traversal{hcl.TraverseRoot{Name: "local"}, hcl.TraverseAttr{Name: "cluster"}, hcl.TraverseAttr{Name: "context"}})
+				b.Body().SetAttributeValue("value", cty.StringVal(c.Context))
 				b.Body().SetAttributeValue("env", cty.StringVal("LAB_CONTEXT"))
 			}
 		}
@@ -185,7 +144,7 @@ type jsonReport struct {
 func docTestJSON(t *testing.T, dir string, args ...string) (jsonReport, int, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := runLabTo(t, &stdout, &stderr, labBinaries(t), dir, append([]string{"doc", "test", "-o", "json"}, args...)...)
+	code := runLabTo(t, &stdout, &stderr, simtest.LabBinaries(t), dir, append([]string{"doc", "test", "-o", "json"}, args...)...)
 	var r jsonReport
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatalf("lab doc test -o json (exit %d): stdout is not one JSON document: %v\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
@@ -222,14 +181,14 @@ func TestShippedLesson(t *testing.T) {
 	}
 
 	// The same as text, every command listed, and as JUnit.
-	out, code := runLab(t, labBinaries(t), dir, "doc", "test", "-v", "lessons/deploy-a-fleet-of-pods.md")
+	out, code := runLab(t, simtest.LabBinaries(t), dir, "doc", "test", "-v", "lessons/deploy-a-fleet-of-pods.md")
 	if code != 0 || !strings.HasSuffix(out, "\n15 passed, 0 failed\n") ||
 		!strings.Contains(out, "✓ lessons/deploy-a-fleet-of-pods.md:375  kubectl describe deployment/coredns -n kube-system") ||
 		!strings.Contains(out, "lab deploy-fleet: fails on a fresh environment, passes with its solution") {
 		t.Errorf("text: exit %d\n%s", code, out)
 	}
 	var stdout, stderrB bytes.Buffer
-	code = runLabTo(t, &stdout, &stderrB, labBinaries(t), dir, "doc", "test", "-o", "junit", "lessons/deploy-a-fleet-of-pods.md")
+	code = runLabTo(t, &stdout, &stderrB, simtest.LabBinaries(t), dir, "doc", "test", "-o", "junit", "lessons/deploy-a-fleet-of-pods.md")
 	var suites struct {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`
@@ -283,7 +242,7 @@ func TestDriftedLesson(t *testing.T) {
 			t.Errorf("problems %q lack %q", problems, want)
 		}
 	}
-	out, code := runLab(t, labBinaries(t), dir, "doc", "test", "lessons/drift.md")
+	out, code := runLab(t, simtest.LabBinaries(t), dir, "doc", "test", "lessons/drift.md")
 	if code != 1 || !strings.Contains(out, "✗ lessons/drift.md:148  kubectl get daemonsets -n kube-system") ||
 		!strings.Contains(out, "-kube-proxy 2 2 2 2 2 kubernetes.io/os=linux <age>") ||
 		!strings.Contains(out, "✗ lessons/drift.md:371  kubectl get deployments -n kube-system") ||
@@ -291,11 +250,11 @@ func TestDriftedLesson(t *testing.T) {
 		t.Errorf("text: exit %d\n%s", code, out)
 	}
 
-	out, code = runLab(t, labBinaries(t), dir, "doc", "test", "--update", "lessons/drift.md")
+	out, code = runLab(t, simtest.LabBinaries(t), dir, "doc", "test", "--update", "lessons/drift.md")
 	if code != 0 || !strings.Contains(out, "lessons/drift.md:155: output block updated") || !strings.Contains(out, "lessons/drift.md:372: output block updated") {
 		t.Fatalf("--update: exit %d\n%s", code, out)
 	}
-	if out, code = runLab(t, labBinaries(t), dir, "doc", "test", "lessons/drift.md"); code != 0 {
+	if out, code = runLab(t, simtest.LabBinaries(t), dir, "doc", "test", "lessons/drift.md"); code != 0 {
 		t.Fatalf("after --update: exit %d\n%s", code, out)
 	}
 	updated, err := os.ReadFile(path)
@@ -325,7 +284,7 @@ func TestDriftedLesson(t *testing.T) {
 // lab's cluster and has the outputs marked for the shell.
 func TestEnvPointsAShellAtTheLab(t *testing.T) {
 	dir := shippedLab(t)
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	kubectl, err := simulated.KubectlPath()
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +292,7 @@ func TestEnvPointsAShellAtTheLab(t *testing.T) {
 	script := `eval "$("$LAB" env --shell bash)" && echo "context=$LAB_CONTEXT kubeconfig=$KUBECONFIG" && kubectl get ns staging -o name`
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LAB="+filepath.Join(labBinaries(t), "lab"), "KUBECONFIG=/nonexistent",
+	cmd.Env = append(os.Environ(), "LAB="+filepath.Join(simtest.LabBinaries(t), "lab"), "KUBECONFIG=/nonexistent",
 		"PATH="+filepath.Dir(kubectl)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	want := "context=kind-kind kubeconfig=" + c.Kubeconfig + "\nnamespace/staging\n"

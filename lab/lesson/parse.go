@@ -2,7 +2,11 @@ package lesson
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -54,6 +58,33 @@ type parser struct {
 	markLine int   // line of the first pending mark, 0 if none
 	open     *Step // the last fenced command, still waiting for its output
 	prose    strings.Builder
+}
+
+// Read reads and parses the lesson at path; when it cannot, the problems
+// say why (a missing file, a directory, what Parse found).
+func Read(path string) (*Lesson, []Problem) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said already
+		}
+		return nil, []Problem{{File: path, Message: "cannot read the lesson: " + err.Error()}}
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, []Problem{{File: path, Message: "is a directory; name the lesson's .md file"}}
+	}
+	src, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, []Problem{{File: path, Message: "cannot read the lesson: " + err.Error()}}
+	}
+	l, err := Parse(path, src)
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		return nil, pe.Problems
+	}
+	return l, nil
 }
 
 // Parse reads a lesson. Every problem it finds comes back at once in a

@@ -3,6 +3,7 @@ package lesson
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +211,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("an update with nothing to change changed the lesson")
 		}
 	})
+}
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(dir, "nope.md"), "cannot read the lesson: no such file or directory"},
+		{dir, "is a directory; name the lesson's .md file"},
+	} {
+		l, problems := Read(tc.path)
+		if l != nil || len(problems) != 1 || problems[0].Message != tc.want || problems[0].File != tc.path {
+			t.Errorf("Read(%s) = %v, %+v; want the problem %q", tc.path, l, problems, tc.want)
+		}
+	}
+	ok := filepath.Join(dir, "ok.md")
+	if err := os.WriteFile(ok, []byte("```bash\necho hi\n```\n\n```\nhi\n```\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if l, problems := Read(ok); l == nil || len(problems) != 0 || len(l.Steps) != 1 {
+		t.Errorf("Read(ok.md) = %+v, %v; want one step", l, problems)
+	}
 }

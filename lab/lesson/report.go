@@ -7,53 +7,43 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"labs.dev/lab/lab/ui/ansi"
 )
-
-// Paint colours text for a terminal; nil leaves it plain.
-type Paint func(s, code string) string
-
-func plain(s, _ string) string { return s }
 
 // WriteStep renders one step for a person: failures always, with what
 // differs and the diff; passes and skips only when verbose.
-func WriteStep(w io.Writer, sr StepResult, paint Paint, verbose bool) {
-	if paint == nil {
-		paint = plain
-	}
-	head := func(mark, code string) {
-		fmt.Fprintf(w, "%s %s  %s\n", paint(mark, code), sr.Where(), shortCommand(sr.Command))
+func WriteStep(w io.Writer, sr StepResult, st ansi.Style, verbose bool) {
+	head := func(mark string) {
+		fmt.Fprintf(w, "%s %s  %s\n", mark, sr.Where(), shortCommand(sr.Command))
 	}
 	switch sr.Status {
 	case Passed:
 		if verbose {
-			head("✓", "32")
+			head(st.Green("✓"))
 		}
 		return
 	case Skipped, Ignored, NotRun:
 		if verbose || sr.Status == NotRun {
-			head("-", "33")
+			head(st.Yellow("-"))
 			fmt.Fprintf(w, "    %s\n", sr.Reason)
 		}
 		return
 	}
-	head("✗", "31")
+	head(st.Red("✗"))
 	fmt.Fprintf(w, "    %s\n", sr.Reason)
 	for _, p := range sr.Problems {
 		fmt.Fprintf(w, "    %s\n", p)
 	}
 	if sr.Diff != "" {
 		for _, l := range strings.Split(sr.Diff, "\n") {
-			code := ""
 			switch {
 			case strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"):
-				code = "1"
+				l = st.Bold(l)
 			case strings.HasPrefix(l, "-"):
-				code = "31"
+				l = st.Red(l)
 			case strings.HasPrefix(l, "+"):
-				code = "32"
-			}
-			if code != "" {
-				l = paint(l, code)
+				l = st.Green(l)
 			}
 			fmt.Fprintf(w, "      %s\n", l)
 		}
@@ -73,20 +63,17 @@ func WriteStep(w io.Writer, sr StepResult, paint Paint, verbose bool) {
 }
 
 // WriteLab renders the proof of the lab a lesson ends with.
-func WriteLab(w io.Writer, file string, lr *LabResult, paint Paint) {
-	if paint == nil {
-		paint = plain
-	}
+func WriteLab(w io.Writer, file string, lr *LabResult, st ansi.Style) {
 	where := fmt.Sprintf("%s:%d", file, lr.Line)
 	switch {
 	case lr.Error != "":
-		fmt.Fprintf(w, "%s %s  lab %s: could not prove it: %s\n", paint("✗", "31"), where, lr.Name, lr.Error)
+		fmt.Fprintf(w, "%s %s  lab %s: could not prove it: %s\n", st.Red("✗"), where, lr.Name, lr.Error)
 	case lr.Status == Passed:
-		fmt.Fprintf(w, "%s %s  lab %s: %s\n", paint("✓", "32"), where, lr.Name, lr.Summary)
+		fmt.Fprintf(w, "%s %s  lab %s: %s\n", st.Green("✓"), where, lr.Name, lr.Summary)
 	case lr.Status == NotRun:
-		fmt.Fprintf(w, "%s %s  lab %s: %s\n", paint("-", "33"), where, lr.Name, lr.Summary)
+		fmt.Fprintf(w, "%s %s  lab %s: %s\n", st.Yellow("-"), where, lr.Name, lr.Summary)
 	default:
-		fmt.Fprintf(w, "%s %s  lab %s: %s\n", paint("✗", "31"), where, lr.Name, lr.Summary)
+		fmt.Fprintf(w, "%s %s  lab %s: %s\n", st.Red("✗"), where, lr.Name, lr.Summary)
 	}
 	if lr.Detail != "" && lr.Status != Passed {
 		for _, l := range strings.Split(strings.TrimRight(lr.Detail, "\n"), "\n") {
@@ -96,15 +83,12 @@ func WriteLab(w io.Writer, file string, lr *LabResult, paint Paint) {
 }
 
 // WriteLessonEnd closes one lesson's text report.
-func WriteLessonEnd(w io.Writer, r *Result, paint Paint) {
-	if paint == nil {
-		paint = plain
-	}
+func WriteLessonEnd(w io.Writer, r *Result, st ansi.Style) {
 	if r.Lab != nil {
-		WriteLab(w, r.File, r.Lab, paint)
+		WriteLab(w, r.File, r.Lab, st)
 	}
 	if r.Error != "" {
-		fmt.Fprintf(w, "%s %s: could not run: %s\n", paint("✗", "31"), r.File, r.Error)
+		fmt.Fprintf(w, "%s %s: could not run: %s\n", st.Red("✗"), r.File, r.Error)
 		return
 	}
 	line := fmt.Sprintf("%s: %d command(s): %d passed, %d failed", r.File, len(r.Steps), r.Passed, r.Failed)
@@ -119,7 +103,7 @@ func WriteLessonEnd(w io.Writer, r *Result, paint Paint) {
 
 // WriteText renders the whole report: each lesson's failing steps (every
 // step when verbose), its lab, a line per lesson, and Summary last.
-func (r *Report) WriteText(w io.Writer, paint Paint, verbose bool) {
+func (r *Report) WriteText(w io.Writer, st ansi.Style, verbose bool) {
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, p.String())
 	}
@@ -128,9 +112,9 @@ func (r *Report) WriteText(w io.Writer, paint Paint, verbose bool) {
 	}
 	for _, l := range r.Lessons {
 		for _, sr := range l.Steps {
-			WriteStep(w, sr, paint, verbose)
+			WriteStep(w, sr, st, verbose)
 		}
-		WriteLessonEnd(w, l, paint)
+		WriteLessonEnd(w, l, st)
 	}
 	fmt.Fprintln(w, r.Summary())
 }
@@ -238,7 +222,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			case Failed:
 				js.Failures++
 				var b strings.Builder
-				WriteStep(&b, sr, nil, false)
+				WriteStep(&b, sr, ansi.Style{}, false)
 				jc.Failure = &junitProblem{Message: sr.Reason, Type: "OutputDiffers", Text: b.String()}
 			case Skipped, Ignored, NotRun:
 				js.Skipped++
@@ -250,7 +234,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			jc := junitCase{Name: fmt.Sprintf("%s:%d lab %s", l.File, lr.Line, lr.Name), Classname: l.File, Time: secs(lr.Duration)}
 			js.Tests++
 			var b strings.Builder
-			WriteLab(&b, l.File, lr, nil)
+			WriteLab(&b, l.File, lr, ansi.Style{})
 			switch {
 			case lr.Error != "":
 				js.Errors++

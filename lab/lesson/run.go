@@ -277,6 +277,26 @@ func (r *Report) ExitCode() int {
 	return code
 }
 
+// Differing counts the steps whose output differed from the lesson's,
+// which --update can write into it; only is false when anything else
+// failed too (a command, a timeout, the lab's checks).
+func (r *Report) Differing() (n int, only bool) {
+	for _, l := range r.Lessons {
+		if l.Lab != nil && l.Lab.Status != Passed {
+			return n, false
+		}
+		for _, s := range l.Steps {
+			if s.Status == Failed {
+				if len(s.Problems) == 0 {
+					return n, false
+				}
+				n++
+			}
+		}
+	}
+	return n, true
+}
+
 // Counts adds up the lessons' steps (and labs).
 func (r *Report) Counts() (passed, failed, skipped, notRun int) {
 	for _, l := range r.Lessons {

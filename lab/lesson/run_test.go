@@ -207,3 +207,22 @@ func TestInterrupted(t *testing.T) {
 		t.Fatalf("statuses %s, error %q", got, r.Error)
 	}
 }
+
+func TestDiffering(t *testing.T) {
+	differs := StepResult{Status: Failed, Problems: []string{"line 1 differs"}}
+	for _, tc := range []struct {
+		name string
+		r    Report
+		n    int
+		only bool
+	}{
+		{"all passed", Report{Lessons: []*Result{{Steps: []StepResult{{Status: Passed}}}}}, 0, true},
+		{"outputs differ", Report{Lessons: []*Result{{Steps: []StepResult{differs, {Status: Passed}, differs}}}}, 2, true},
+		{"a command failed", Report{Lessons: []*Result{{Steps: []StepResult{differs, {Status: Failed}}}}}, 1, false},
+		{"the lab failed", Report{Lessons: []*Result{{Steps: []StepResult{differs}, Lab: &LabResult{Status: Failed}}}}, 0, false},
+	} {
+		if n, only := tc.r.Differing(); n != tc.n || only != tc.only {
+			t.Errorf("%s: Differing() = %d, %v; want %d, %v", tc.name, n, only, tc.n, tc.only)
+		}
+	}
+}

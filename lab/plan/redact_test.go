@@ -9,7 +9,7 @@ import (
 
 func TestRedact(t *testing.T) {
 	secrets := []string{"hunter22", "7"}
-	c := &Change{Sensitive: []string{"labels.token", "values.password"}}
+	c := &Change{Sensitive: []resource.Path{resource.Path{}.Attr("labels").Attr("token"), resource.Path{}.Attr("values").Attr("password")}}
 	c.Reason = "drift: hunter22 was changed"
 	c.Fields = []resource.FieldDiff{
 		{Path: `labels["token"]`, Old: "a", New: "b"},                              // a map key path from a kind
@@ -34,5 +34,25 @@ func TestRedact(t *testing.T) {
 	}
 	if c.Fields[6].New != "app:1.8" || c.Fields[7].New != "b" {
 		t.Errorf("redacted more than the secrets: %+v", c.Fields[6:])
+	}
+}
+
+// TestRedactByPath: a field is hidden by the path of a sensitive value
+// when it is that field or lies under it, step by step: a key that only
+// begins with a sensitive key's name is another field.
+func TestRedactByPath(t *testing.T) {
+	labels := resource.Path{}.Attr("labels")
+	c := &Change{Sensitive: []resource.Path{labels.Key("app"), resource.Path{}.Attr("values").Attr("db")}}
+	c.Fields = []resource.FieldDiff{
+		{Path: `labels["app"]`, Old: "a", New: "b"},
+		{Path: `labels["app.kubernetes.io/name"]`, Old: "a", New: "b"},
+		{Path: `values.db["password"]`, Old: "a", New: "b"},
+		{Path: `values.dbname`, Old: "a", New: "b"},
+	}
+	redact(c, nil)
+	for i, want := range []bool{true, false, true, false} {
+		if c.Fields[i].Sensitive != want {
+			t.Errorf("%s: sensitive = %v, want %v", c.Fields[i].Path, c.Fields[i].Sensitive, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"labs.dev/lab/lab/ui/ansi"
 	"labs.dev/lab/lab/verify"
 )
 
@@ -64,7 +65,7 @@ func JUnit(w io.Writer, r *verify.Result) error {
 				js.Failures++
 				var b strings.Builder
 				for _, f := range c.Failures {
-					Failure(&b, f, nil)
+					Failure(&b, f, ansi.Style{})
 				}
 				msg := ""
 				if len(c.Failures) > 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"labs.dev/lab/lab/report"
+	"labs.dev/lab/lab/ui/ansi"
 	"labs.dev/lab/lab/verify"
 	vt "labs.dev/lab/lab/verify/verifytest"
 )
@@ -31,7 +32,7 @@ func TestText(t *testing.T) {
 		},
 	}}}
 	var b strings.Builder
-	report.Text(&b, r, nil)
+	report.Text(&b, r, ansi.Style{})
 	want := `deploy-fleet: Deploy a Fleet of Pods
   ✗ deployment
     Deployment dev/fleet
@@ -53,8 +54,8 @@ func TestText(t *testing.T) {
 		t.Errorf("text:\n%s\nwant:\n%s", b.String(), want)
 	}
 	b.Reset()
-	report.Text(&b, r, func(s, code string) string { return "<" + code + ">" + s + "</>" })
-	for _, w := range []string{"<1>deploy-fleet: Deploy a Fleet of Pods</>", "<31>✗</> replicas", "<32>✓</> pods", "<33>!</> available", "<33>hint:</> Write it."} {
+	report.Text(&b, r, ansi.Style{Color: true})
+	for _, w := range []string{"\x1b[1mdeploy-fleet: Deploy a Fleet of Pods\x1b[0m", "\x1b[31m✗\x1b[0m replicas", "\x1b[32m✓\x1b[0m pods", "\x1b[33m!\x1b[0m available", "\x1b[33mhint:\x1b[0m Write it."} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("painted text lacks %q:\n%s", w, b.String())
 		}

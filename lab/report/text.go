@@ -9,34 +9,27 @@ import (
 	"io"
 	"strings"
 
+	"labs.dev/lab/lab/ui/ansi"
 	"labs.dev/lab/lab/verify"
 )
-
-// Paint colours text for a terminal; nil leaves it plain.
-type Paint func(s, code string) string
-
-func plain(s, _ string) string { return s }
 
 // Text renders r for a person: a ✓ or ✗ line per check, under each
 // failure the object, field, expected and actual value, message and
 // hint; the last line is r.Summary().
-func Text(w io.Writer, r *verify.Result, paint Paint) {
-	if paint == nil {
-		paint = plain
-	}
+func Text(w io.Writer, r *verify.Result, st ansi.Style) {
 	for _, l := range r.Labs {
 		head := l.Name
 		if l.Title != "" {
 			head += ": " + l.Title
 		}
-		fmt.Fprintln(w, paint(head, "1"))
+		fmt.Fprintln(w, st.Bold(head))
 		shown := map[verify.ObjectRef]bool{} // missing objects already explained
 		for _, c := range l.Checks {
 			switch c.Status {
 			case verify.Passed:
-				fmt.Fprintf(w, "  %s %s\n", paint("✓", "32"), c.Name)
+				fmt.Fprintf(w, "  %s %s\n", st.Green("✓"), c.Name)
 			case verify.Failed:
-				fmt.Fprintf(w, "  %s %s\n", paint("✗", "31"), c.Name)
+				fmt.Fprintf(w, "  %s %s\n", st.Red("✗"), c.Name)
 				for _, f := range c.Failures {
 					if f.Missing && f.Object != nil {
 						if shown[*f.Object] {
@@ -45,10 +38,10 @@ func Text(w io.Writer, r *verify.Result, paint Paint) {
 						}
 						shown[*f.Object] = true
 					}
-					Failure(w, f, paint)
+					Failure(w, f, st)
 				}
 			default:
-				fmt.Fprintf(w, "  %s %s: could not check: %s\n", paint("!", "33"), c.Name, errText(c.Err))
+				fmt.Fprintf(w, "  %s %s: could not check: %s\n", st.Yellow("!"), c.Name, errText(c.Err))
 			}
 		}
 	}
@@ -56,10 +49,7 @@ func Text(w io.Writer, r *verify.Result, paint Paint) {
 }
 
 // Failure renders one failure, indented under its check.
-func Failure(w io.Writer, f verify.Failure, paint Paint) {
-	if paint == nil {
-		paint = plain
-	}
+func Failure(w io.Writer, f verify.Failure, st ansi.Style) {
 	const ind = "      "
 	what := ""
 	if f.Object != nil {
@@ -72,7 +62,7 @@ func Failure(w io.Writer, f verify.Failure, paint Paint) {
 		what += f.Field
 	}
 	if what != "" {
-		fmt.Fprintf(w, "    %s\n", paint(what, "1"))
+		fmt.Fprintf(w, "    %s\n", st.Bold(what))
 	}
 	if f.Expected != "" {
 		fmt.Fprintf(w, "%sexpected: %s\n", ind, f.Expected)
@@ -85,17 +75,17 @@ func Failure(w io.Writer, f verify.Failure, paint Paint) {
 	}
 	if f.Hint != "" {
 		lines := strings.Split(strings.TrimRight(f.Hint, "\n"), "\n")
-		fmt.Fprintf(w, "%s%s %s\n", ind, paint("hint:", "33"), lines[0])
+		fmt.Fprintf(w, "%s%s %s\n", ind, st.Yellow("hint:"), lines[0])
 		for _, line := range lines[1:] {
 			fmt.Fprintf(w, "%s      %s\n", ind, line)
 		}
 	}
 	for i, r := range f.Why {
 		if i == maxWhy && len(f.Why) > maxWhy+1 {
-			fmt.Fprintf(w, "%s%s and %d more (lab verify -o json lists them all)\n", ind, paint("why:", "33"), len(f.Why)-maxWhy)
+			fmt.Fprintf(w, "%s%s and %d more (lab verify -o json lists them all)\n", ind, st.Yellow("why:"), len(f.Why)-maxWhy)
 			break
 		}
-		fmt.Fprintf(w, "%s%s %s\n", ind, paint("why:", "33"), r)
+		fmt.Fprintf(w, "%s%s %s\n", ind, st.Yellow("why:"), r)
 	}
 }
 

@@ -10,14 +10,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/lab/reset"
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/lab/verify"
 	vt "labs.dev/lab/lab/verify/verifytest"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 func TestReset(t *testing.T) {
 	e := vt.NewEnv(t)

@@ -11,6 +11,7 @@ import (
 
 	"labs.dev/lab/lab/plan"
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/ui/ansi"
 )
 
 // Lines reports engine events as plain timestamped lines, for logs and
@@ -19,7 +20,7 @@ import (
 type Lines struct {
 	mu    sync.Mutex
 	w     io.Writer
-	s     Style
+	s     ansi.Style
 	bar   *progressbar.ProgressBar
 	now   func() time.Time
 	quiet bool // no refresh lines
@@ -29,7 +30,7 @@ type Lines struct {
 
 // NewLines returns a Lines hook. total > 0 and width > 0 (the terminal's
 // columns; 0 when not a terminal) turn on the bar.
-func NewLines(w io.Writer, s Style, width int, total int) *Lines {
+func NewLines(w io.Writer, s ansi.Style, width int, total int) *Lines {
 	l := &Lines{w: w, s: s, now: time.Now, width: width}
 	if width > 0 && total > 0 {
 		l.bar = progressbar.NewOptions(total,

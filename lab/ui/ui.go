@@ -11,34 +11,11 @@ import (
 
 	"labs.dev/lab/lab/plan"
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/ui/ansi"
 )
 
-// ColorWanted reports whether output to a terminal gets ANSI colour
-// (getenv is os.Getenv): not when the output is not a terminal, when
-// NO_COLOR is set (no-color.org), or when TERM=dumb says the terminal
-// cannot show it.
-func ColorWanted(getenv func(string) string, terminal bool) bool {
-	return terminal && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
-}
-
-// Style turns colour on or off.
-type Style struct{ Color bool }
-
-func (s Style) paint(code, text string) string {
-	if !s.Color {
-		return text
-	}
-	return "\x1b[" + code + "m" + text + "\x1b[0m"
-}
-
-func (s Style) Green(t string) string  { return s.paint("32", t) }
-func (s Style) Red(t string) string    { return s.paint("31", t) }
-func (s Style) Yellow(t string) string { return s.paint("33", t) }
-func (s Style) Bold(t string) string   { return s.paint("1", t) }
-func (s Style) Dim(t string) string    { return s.paint("2", t) }
-
 // symbol is Terraform's mark for an action.
-func (s Style) symbol(a resource.Action) string {
+func symbol(s ansi.Style, a resource.Action) string {
 	switch a {
 	case resource.Create:
 		return s.Green("+")
@@ -63,7 +40,7 @@ var verbs = map[resource.Action]string{
 }
 
 // WritePlan renders p like `terraform plan`.
-func WritePlan(w io.Writer, p *plan.Plan, s Style) {
+func WritePlan(w io.Writer, p *plan.Plan, s ansi.Style) {
 	var changes []*plan.Change
 	drift := 0
 	for _, c := range p.Changes {
@@ -84,7 +61,7 @@ func WritePlan(w io.Writer, p *plan.Plan, s Style) {
 	fmt.Fprintln(w, "lab will perform these actions:")
 	fmt.Fprintln(w)
 	for _, c := range changes {
-		line := fmt.Sprintf("  %s %s %s", s.symbol(c.Action), s.Bold(c.Addr.String()), verbs[c.Action])
+		line := fmt.Sprintf("  %s %s %s", symbol(s, c.Action), s.Bold(c.Addr.String()), verbs[c.Action])
 		if c.Drift {
 			line += " " + s.Yellow("(drift)")
 		}
@@ -107,7 +84,7 @@ func WritePlan(w io.Writer, p *plan.Plan, s Style) {
 	fmt.Fprintln(w, ".")
 }
 
-func fieldLine(f resource.FieldDiff, s Style) string {
+func fieldLine(f resource.FieldDiff, s ansi.Style) string {
 	switch {
 	case f.Old == "" && f.New != "":
 		return fmt.Sprintf("%s %s = %s", s.Green("+"), f.Path, f.New)

@@ -12,6 +12,7 @@ import (
 
 	"labs.dev/lab/lab/plan"
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/lab/ui/ansi"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -34,13 +35,13 @@ func samplePlan() *plan.Plan {
 
 func TestWritePlanGolden(t *testing.T) {
 	var b bytes.Buffer
-	WritePlan(&b, samplePlan(), Style{})
+	WritePlan(&b, samplePlan(), ansi.Style{})
 	golden(t, "testdata/plan.txt", b.String())
 	if strings.Contains(b.String(), "\x1b[") {
 		t.Error("colour codes without colour")
 	}
 	b.Reset()
-	WritePlan(&b, samplePlan(), Style{Color: true})
+	WritePlan(&b, samplePlan(), ansi.Style{Color: true})
 	if !strings.Contains(b.String(), "\x1b[32m+\x1b[0m") {
 		t.Error("no colour with colour on")
 	}
@@ -48,7 +49,7 @@ func TestWritePlanGolden(t *testing.T) {
 
 func TestWritePlanNoChanges(t *testing.T) {
 	var b bytes.Buffer
-	WritePlan(&b, &plan.Plan{Changes: []*plan.Change{{Addr: addr("namespace", "a"), Change: resource.Change{Action: resource.NoOp}}}}, Style{})
+	WritePlan(&b, &plan.Plan{Changes: []*plan.Change{{Addr: addr("namespace", "a"), Change: resource.Change{Action: resource.NoOp}}}}, ansi.Style{})
 	if !strings.HasPrefix(b.String(), "No changes.") {
 		t.Errorf("got %q", b.String())
 	}
@@ -56,7 +57,7 @@ func TestWritePlanNoChanges(t *testing.T) {
 
 func TestLinesWithoutTerminalArePlainAndTimestamped(t *testing.T) {
 	var b bytes.Buffer
-	l := NewLines(&b, Style{}, 0, 3)
+	l := NewLines(&b, ansi.Style{}, 0, 3)
 	l.now = func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
 	l.PreApply(addr("namespace", "dev"), resource.Create)
 	l.Progress(resource.Progress{Addr: addr("namespace", "dev"), Msg: "waiting", Done: 1, Total: 2})
@@ -107,29 +108,9 @@ func golden(t *testing.T, path, got string) {
 	}
 }
 
-func TestColorWanted(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		env      map[string]string
-		terminal bool
-		want     bool
-	}{
-		{"terminal", map[string]string{"TERM": "xterm-256color"}, true, true},
-		{"terminal without TERM", nil, true, true},
-		{"not a terminal", map[string]string{"TERM": "xterm"}, false, false},
-		{"NO_COLOR", map[string]string{"TERM": "xterm", "NO_COLOR": "1"}, true, false},
-		{"TERM=dumb", map[string]string{"TERM": "dumb"}, true, false},
-	} {
-		getenv := func(k string) string { return tc.env[k] }
-		if got := ColorWanted(getenv, tc.terminal); got != tc.want {
-			t.Errorf("%s: ColorWanted = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
 func TestStalledProgressIsALineEvenUnderTheBar(t *testing.T) {
 	var b bytes.Buffer
-	l := NewLines(&b, Style{}, 120, 3)
+	l := NewLines(&b, ansi.Style{}, 120, 3)
 	blocked := &resource.Blocked{Object: "Deployment dev/fleet", Reason: "FailedScheduling", Summary: "0 of 2 pods scheduled"}
 	l.Progress(resource.Progress{Addr: addr("manifest", "fleet"), Msg: "waiting for 1 object to be ready: Deployment dev/fleet: 0 of 2 pods scheduled", Blocked: blocked})
 	if strings.Contains(b.String(), "0 of 2 pods scheduled\n") {

@@ -22,12 +22,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"labs.dev/lab/internal/testcluster"
 	. "labs.dev/lab/lab/verify"
 	vt "labs.dev/lab/lab/verify/verifytest"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 // verifyOn runs the labs' checks against the cluster e connects to.
 func verifyOn(e *vt.Env, labs []*Lab, timeout time.Duration) *Result {

@@ -10,6 +10,7 @@ import (
 
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/report"
+	"labs.dev/lab/lab/ui/ansi"
 	. "labs.dev/lab/lab/verify"
 	vt "labs.dev/lab/lab/verify/verifytest"
 )
@@ -72,7 +73,7 @@ func FuzzLabs(f *testing.F) {
 				}
 			}
 		}
-		report.Text(io.Discard, r, nil)
+		report.Text(io.Discard, r, ansi.Style{})
 		if err := report.JSON(io.Discard, r); err != nil {
 			t.Fatalf("json: %v", err)
 		}

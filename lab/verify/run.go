@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"labs.dev/lab/lab/resource"
 )
 
 // Options control Run.
@@ -646,33 +647,27 @@ func attrStep(t hcl.Traverser) string {
 	return ""
 }
 
-// traversalPath renders steps as a field path: spec.template.spec.containers[0].image.
+// traversalPath is the field path steps name:
+// spec.template.spec.containers[0].image.
 func traversalPath(steps hcl.Traversal) string {
-	var b strings.Builder
+	var p resource.Path
 	for _, s := range steps {
 		switch x := s.(type) {
 		case hcl.TraverseAttr:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(x.Name)
+			p = p.Attr(x.Name)
 		case hcl.TraverseIndex:
-			if x.Key.Type() == cty.Number {
-				bf := x.Key.AsBigFloat()
-				i, _ := bf.Int64()
-				b.WriteString("[" + strconv.FormatInt(i, 10) + "]")
-			} else if x.Key.Type() == cty.String {
-				if hclsyntax.ValidIdentifier(x.Key.AsString()) {
-					b.WriteString("." + x.Key.AsString())
-				} else {
-					fmt.Fprintf(&b, "[%q]", x.Key.AsString())
-				}
+			switch x.Key.Type() {
+			case cty.Number:
+				i, _ := x.Key.AsBigFloat().Int64()
+				p = p.Index(int(i))
+			case cty.String:
+				p = p.Field(x.Key.AsString())
 			}
 		case hcl.TraverseSplat:
-			b.WriteString("[*]")
+			p = p.Splat()
 		}
 	}
-	return b.String()
+	return p.String()
 }
 
 // findTraversal returns the traversal expression inside expr that covers

@@ -17,13 +17,14 @@ import (
 
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/report"
+	"labs.dev/lab/lab/ui/ansi"
 	. "labs.dev/lab/lab/verify"
 	vt "labs.dev/lab/lab/verify/verifytest"
 )
 
 func text(r *Result) string {
 	var b strings.Builder
-	report.Text(&b, r, nil)
+	report.Text(&b, r, ansi.Style{})
 	return b.String()
 }
 

@@ -301,7 +301,7 @@ func decide(a args, resp *wire.Response, prior cty.Value, hasPrior bool) *resour
 			c.Fields = append(c.Fields, resource.FieldDiff{Path: "chart", Old: "files of " + rel.ChartVersion, New: "files changed, same version"})
 		}
 	}
-	c.Fields = append(c.Fields, valuesDiff("values", rel.Values, a.Values)...)
+	c.Fields = append(c.Fields, valuesDiff(resource.Path{}.Attr("values"), rel.Values, a.Values)...)
 	if c.Reason != "" || len(c.Fields) > 0 {
 		return c
 	}

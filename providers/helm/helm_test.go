@@ -133,7 +133,7 @@ func TestParseArgs(t *testing.T) {
 func TestValuesDiff(t *testing.T) {
 	old := map[string]any{"replicas": float64(2), "image": map[string]any{"tag": "1.27", "repository": "nginx"}, "gone": true, "list": []any{"a"}}
 	new := map[string]any{"replicas": float64(3), "image": map[string]any{"tag": "1.27", "repository": "httpd"}, "added": "x", "list": []any{"a", "b"}, "app.kubernetes.io/x": "y"}
-	got := valuesDiff("values", old, new)
+	got := valuesDiff(resource.Path{}.Attr("values"), old, new)
 	want := []resource.FieldDiff{
 		{Path: "values.added", New: `"x"`},
 		{Path: `values["app.kubernetes.io/x"]`, New: `"y"`},
@@ -145,10 +145,10 @@ func TestValuesDiff(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("valuesDiff =\n%v\nwant\n%v", got, want)
 	}
-	if d := valuesDiff("values", nil, map[string]any{}); len(d) != 0 {
+	if d := valuesDiff(resource.Path{}.Attr("values"), nil, map[string]any{}); len(d) != 0 {
 		t.Errorf("nil vs empty: %v", d)
 	}
-	if d := valuesDiff("values", map[string]any{"a": "2"}, map[string]any{"a": float64(2)}); len(d) != 1 || d[0].Old != `"2"` {
+	if d := valuesDiff(resource.Path{}.Attr("values"), map[string]any{"a": "2"}, map[string]any{"a": float64(2)}); len(d) != 1 || d[0].Old != `"2"` {
 		t.Errorf("string vs number: %v", d)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"labs.dev/lab/internal/testcluster"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 // TestMain points LAB_BIN_DIR at a directory for lab-helm, as `make build`
@@ -40,7 +40,7 @@ func testMain(m *testing.M) int {
 	}
 	os.Setenv("LAB_BIN_DIR", dir)
 	workerDir = dir
-	return testcluster.Main(m)
+	return simtest.Main(m)
 }
 
 var (
@@ -49,7 +49,7 @@ var (
 )
 
 // needWorker builds lab-helm once per test binary, on first need (not in
-// TestMain: testcluster re-executes the test binary as its watchdog).
+// TestMain: simtest re-executes the test binary as its watchdog).
 func needWorker(t testing.TB) {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -65,7 +65,7 @@ func needWorker(t testing.TB) {
 
 func cluster(t testing.TB) (kubeconfig, context string, cfg *rest.Config) {
 	t.Helper()
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	needWorker(t)
 	return c.Kubeconfig, c.Context, c.Config
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
-	"strconv"
 
 	"labs.dev/lab/lab/resource"
 )
@@ -14,7 +13,7 @@ import (
 // values.replicas: 2 → 3. Both sides are JSON-decoded, so numbers compare
 // as float64. Lists are compared whole: an index-wise diff of a list with an
 // inserted element reads worse than the two lists.
-func valuesDiff(path string, old, new any) []resource.FieldDiff {
+func valuesDiff(path resource.Path, old, new any) []resource.FieldDiff {
 	om, oIsMap := old.(map[string]any)
 	nm, nIsMap := new.(map[string]any)
 	if (oIsMap || old == nil) && (nIsMap || new == nil) && (oIsMap || nIsMap) {
@@ -32,26 +31,14 @@ func valuesDiff(path string, old, new any) []resource.FieldDiff {
 		sort.Strings(sorted)
 		var out []resource.FieldDiff
 		for _, k := range sorted {
-			out = append(out, valuesDiff(valuePath(path, k), om[k], nm[k])...)
+			out = append(out, valuesDiff(path.Field(k), om[k], nm[k])...)
 		}
 		return out
 	}
 	if reflect.DeepEqual(old, new) {
 		return nil
 	}
-	return []resource.FieldDiff{{Path: path, Old: renderValue(old), New: renderValue(new)}}
-}
-
-func valuePath(path, k string) string {
-	for i, r := range k {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r >= '0' && r <= '9' || r == '-')) {
-			return path + "[" + strconv.Quote(k) + "]"
-		}
-	}
-	if k == "" {
-		return path + `[""]`
-	}
-	return path + "." + k
+	return []resource.FieldDiff{{Path: path.String(), Old: renderValue(old), New: renderValue(new)}}
 }
 
 // renderValue shows a value as JSON, so "2" and 2 differ; nil (absent)

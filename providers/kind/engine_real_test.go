@@ -12,23 +12,20 @@ import (
 	"testing"
 	"time"
 
+	"labs.dev/lab/providers/kind/enginetest"
 	"labs.dev/lab/providers/kind/host"
 )
 
-// needEngine skips a test when the engine is not on this machine, except
-// under CI=true, where the engines are installed and a skip would hide a
-// test that did not run.
+// needEngine makes the engine ready for kind on this machine through the
+// test harness (installed and configured as this VM needs; under CI=true
+// never skipped). These tests, named *OnReal*, run in make test's
+// real-engine phase.
 func needEngine(t *testing.T, name string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: no real container engine")
 	}
-	if _, f := host.Real().CheckEngine(context.Background(), name); f.Status != host.OK {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and %s", f)
-		}
-		t.Skip(f.String())
-	}
+	enginetest.Start(t, name).Setenv(t)
 }
 
 // sleeperImage builds a one-binary image that sleeps until stopped, so

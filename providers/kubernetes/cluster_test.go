@@ -18,11 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 var (
 	configmaps  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
@@ -43,7 +43,7 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB, kind resource.Kind, name string) *fixture {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "labs.hcl")
 	dyn, err := dynamic.NewForConfig(c.Config)

@@ -14,7 +14,7 @@ import (
 	kjson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
 
-	"labs.dev/lab/internal/yamlguard"
+	"labs.dev/lab/lab/config/yamlguard"
 )
 
 // object is one decoded document of a manifest.

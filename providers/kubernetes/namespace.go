@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -156,7 +155,7 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	check := func(what string, want, live, config, prior map[string]string) {
 		for _, k := range sortedKeys(want) {
 			if lv, ok := live[k]; !ok || lv != want[k] {
-				fields = append(fields, resource.FieldDiff{Path: what + "[" + strconv.Quote(k) + "]", Old: lv, New: want[k]})
+				fields = append(fields, resource.FieldDiff{Path: resource.Path{}.Attr(what).Key(k).String(), Old: lv, New: want[k]})
 				if pv, ok := prior[k]; ok && pv == config[k] {
 					drift = true
 				}
@@ -168,7 +167,7 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 				continue
 			}
 			if lv, ok := live[k]; ok {
-				fields = append(fields, resource.FieldDiff{Path: what + "[" + strconv.Quote(k) + "]", Old: lv})
+				fields = append(fields, resource.FieldDiff{Path: resource.Path{}.Attr(what).Key(k).String(), Old: lv})
 			}
 		}
 	}

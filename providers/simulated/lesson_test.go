@@ -11,11 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 // skipUnlessCI skips the test for a missing tool, or fails it under
 // CI=true, where an integration test never skips.
@@ -32,7 +32,7 @@ func skipUnlessCI(t *testing.T, err error) {
 // The lesson's own outputs are proven by lab/lesson's TestShippedLesson,
 // which runs lessons/deploy-a-fleet-of-pods.md through lab doc test.
 func TestServerVersion(t *testing.T) {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	v, err := clientset(t, c).Discovery().ServerVersion()
 	if err != nil || v.GitVersion != "v1.35.4" {
 		t.Errorf("server version = %+v, %v; want v1.35.4 (build.sh sets it through ldflags)", v, err)
@@ -52,7 +52,7 @@ func clientset(t *testing.T, c *simulated.Cluster) kubernetes.Interface {
 // runtime: a Deployment really gets a ReplicaSet and Pods, and a rolling
 // update really moves to a new ReplicaSet.
 func TestDeploymentRollout(t *testing.T) {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	cs := clientset(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 func optionsOf(c *simulated.Cluster) simulated.Options {
@@ -58,7 +58,7 @@ func waitDown(t *testing.T, dir string, component string) {
 // A learner's machine kills a control-plane process; the next `lab up`
 // (Create) starts what is down and the cluster works again.
 func TestKilledProcessIsRestartedByCreate(t *testing.T) {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	ctx := context.Background()
 	for _, victim := range []string{"kube-scheduler", "kube-apiserver"} {
 		st, err := simulated.Status(c.Dir)
@@ -98,7 +98,7 @@ func TestKilledProcessIsRestartedByCreate(t *testing.T) {
 // Stop (as after `lab down` of processes, or a reboot) then Create starts
 // the same cluster on its data: what was in it is still there.
 func TestStopThenCreateKeepsData(t *testing.T) {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	ctx := context.Background()
 	cs := clientset(t, c)
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "survivor", Namespace: "default"}, Data: map[string]string{"k": "v"}}
@@ -137,7 +137,7 @@ func TestStopThenCreateKeepsData(t *testing.T) {
 // node, the kubeconfig merged beside other contexts and removed again by
 // Delete, and no process left behind.
 func TestTwoNodeClusterCreateAndDelete(t *testing.T) {
-	testcluster.Get(t) // skips like the others when binaries are missing
+	simtest.Get(t) // skips like the others when binaries are missing
 	if testing.Short() {
 		t.Skip("starts a second cluster")
 	}
@@ -236,7 +236,7 @@ func keys[V any](m map[string]V) []string {
 
 // A component that dies at start fails Create at once, with its log.
 func TestComponentDyingAtStartFailsFast(t *testing.T) {
-	testcluster.Get(t)
+	simtest.Get(t)
 	real, err := simulated.BinDir()
 	if err != nil {
 		skipUnlessCI(t, err)
@@ -268,7 +268,7 @@ func TestComponentDyingAtStartFailsFast(t *testing.T) {
 // one after .lab was removed) is refused while the first runs, naming
 // the first's processes; nothing is started and the context is kept.
 func TestSameNameRunningElsewhereIsRefused(t *testing.T) {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	dir := filepath.Join(t.TempDir(), "cluster")
 	_, err := simulated.Create(context.Background(), simulated.Options{Name: c.Name, Dir: dir, Kubeconfig: c.Kubeconfig})
 	if err == nil {

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,12 +21,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/verify"
 	"labs.dev/lab/providers/kube"
 	labk8s "labs.dev/lab/providers/kubernetes"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 // root is the repository root, from a test's package directory.
@@ -257,10 +256,10 @@ type Env struct {
 	Context    string
 }
 
-// NewEnv connects to the package's cluster (testcluster.Main).
+// NewEnv connects to the package's cluster (simtest.Main).
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	client, err := kube.NewConnections().Connect(kube.Target{Kubeconfig: c.Kubeconfig, Context: c.Context})
 	if err != nil {
 		t.Fatal(err)
@@ -362,38 +361,11 @@ func (e *Env) Clean() {
 	e.T.Log("warning: workloads still present after clean-up")
 }
 
-var (
-	labBinOnce sync.Once
-	labBin     string
-	labBinErr  error
-)
-
-// LabBinary builds the lab command once per test binary.
-func LabBinary(t testing.TB) string {
-	t.Helper()
-	labBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lab-verify-bin-")
-		if err != nil {
-			labBinErr = err
-			return
-		}
-		labBin = filepath.Join(dir, "lab")
-		out, err := exec.Command("go", "build", "-o", labBin, "labs.dev/lab/cmd/lab").CombinedOutput()
-		if err != nil {
-			labBinErr = fmt.Errorf("build lab: %v\n%s", err, out)
-		}
-	})
-	if labBinErr != nil {
-		t.Fatal(labBinErr)
-	}
-	return labBin
-}
-
 // RunLab runs the lab command in the lab directory of labsFile and
 // returns its stdout, stderr and exit code.
 func RunLab(t testing.TB, labsFile string, extraEnv []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(LabBinary(t), args...)
+	cmd := exec.Command(filepath.Join(simtest.LabBinaries(t), "lab"), args...)
 	cmd.Dir = filepath.Dir(labsFile)
 	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), extraEnv...)
 	var stdout, stderr bytes.Buffer

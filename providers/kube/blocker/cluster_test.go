@@ -17,11 +17,11 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/providers/kube/blocker"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 // -record writes what each cluster test saw to testdata, for the unit
 // tests that explain recorded objects.
@@ -151,7 +151,7 @@ func save(t *testing.T, dyn dynamic.Interface, live *unstructured.Unstructured) 
 }
 
 func client(t *testing.T) dynamic.Interface {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	dyn, err := dynamic.NewForConfig(c.Config)
 	if err != nil {
 		t.Fatal(err)

@@ -11,12 +11,13 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/resource"
+	apiresource "k8s.io/apimachinery/pkg/api/resource"
+
+	"labs.dev/lab/lab/resource"
 )
 
 // Field is one field a wanted object sets that the live object lacks or
@@ -33,11 +34,11 @@ type Field struct {
 // path within each map and in list order.
 func Subset(want, live map[string]any) []Field {
 	var out []Field
-	diffMap(want, live, "", &out)
+	diffMap(want, live, nil, &out)
 	return out
 }
 
-func diffValue(want, got any, present bool, path string, out *[]Field) {
+func diffValue(want, got any, present bool, path resource.Path, out *[]Field) {
 	switch w := want.(type) {
 	case nil:
 		return // null in an apply configuration sets nothing
@@ -68,14 +69,14 @@ func diffValue(want, got any, present bool, path string, out *[]Field) {
 	}
 }
 
-func field(path string, got any, present bool, want any) Field {
+func field(path resource.Path, got any, present bool, want any) Field {
 	if !present {
-		return Field{Path: path, New: want, Absent: true}
+		return Field{Path: path.String(), New: want, Absent: true}
 	}
-	return Field{Path: path, Old: got, New: want}
+	return Field{Path: path.String(), Old: got, New: want}
 }
 
-func diffMap(want, got map[string]any, path string, out *[]Field) {
+func diffMap(want, got map[string]any, path resource.Path, out *[]Field) {
 	keys := make([]string, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
@@ -83,14 +84,14 @@ func diffMap(want, got map[string]any, path string, out *[]Field) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		g, ok := got[k]
-		diffValue(want[k], g, ok, joinKey(path, k), out)
+		diffValue(want[k], g, ok, path.Field(k), out)
 	}
 }
 
 // diffList matches items by their name when every wanted item has one
 // (containers, env, ports, volumes: lists the server keys by name and
 // others may add to), else by position, where lengths must agree.
-func diffList(want, got []any, path string, out *[]Field) {
+func diffList(want, got []any, path resource.Path, out *[]Field) {
 	if names, ok := itemNames(want); ok {
 		byName := map[string]any{}
 		for _, it := range got {
@@ -102,7 +103,7 @@ func diffList(want, got []any, path string, out *[]Field) {
 		}
 		for i, it := range want {
 			g, ok := byName[names[i]]
-			diffValue(it, g, ok, fmt.Sprintf("%s[name=%s]", path, names[i]), out)
+			diffValue(it, g, ok, path.Item(names[i]), out)
 		}
 		return
 	}
@@ -111,7 +112,7 @@ func diffList(want, got []any, path string, out *[]Field) {
 		return
 	}
 	for i := range want {
-		diffValue(want[i], got[i], true, fmt.Sprintf("%s[%d]", path, i), out)
+		diffValue(want[i], got[i], true, path.Index(i), out)
 	}
 }
 
@@ -131,20 +132,6 @@ func itemNames(list []any) ([]string, bool) {
 		names[i] = n
 	}
 	return names, len(list) > 0
-}
-
-var plainKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-
-// joinKey writes map keys the way kubectl's JSONPath would need them:
-// metadata.labels["app.kubernetes.io/name"].
-func joinKey(path, k string) string {
-	if !plainKey.MatchString(k) {
-		return path + "[" + strconv.Quote(k) + "]"
-	}
-	if path == "" {
-		return k
-	}
-	return path + "." + k
 }
 
 // scalarEqual compares two scalars the way the API server normalises
@@ -199,11 +186,11 @@ func quantityEqual(a, b string) bool {
 	if a == "" || b == "" || !startsNumeric(a) || !startsNumeric(b) {
 		return false
 	}
-	qa, err := resource.ParseQuantity(a)
+	qa, err := apiresource.ParseQuantity(a)
 	if err != nil {
 		return false
 	}
-	qb, err := resource.ParseQuantity(b)
+	qb, err := apiresource.ParseQuantity(b)
 	if err != nil {
 		return false
 	}

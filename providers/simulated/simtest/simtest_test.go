@@ -1,4 +1,4 @@
-package testcluster_test
+package simtest_test
 
 import (
 	"context"
@@ -8,14 +8,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"labs.dev/lab/internal/testcluster"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 
 func TestClusterIsUsable(t *testing.T) {
-	c := testcluster.Get(t)
+	c := simtest.Get(t)
 	if os.Getenv("KUBECONFIG") != c.Kubeconfig {
 		t.Errorf("KUBECONFIG = %q, want the test kubeconfig %q", os.Getenv("KUBECONFIG"), c.Kubeconfig)
 	}

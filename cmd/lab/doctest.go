@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"labs.dev/lab/lab/config"
+	"labs.dev/lab/cmd/lab/views"
 	"labs.dev/lab/lab/lesson"
 	"labs.dev/lab/providers/simulated"
 )
@@ -53,77 +52,72 @@ lesson cannot be read, bad lab file or flag, cluster unreachable).`,
 			return a.docTest(cmd.Context(), args, update, verbose, timeout)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withCode(exitChanges, err) })
 	cmd.Flags().BoolVar(&update, "update", false, "rewrite the output blocks that differ with what the cluster printed")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every command, not only those that fail")
 	cmd.Flags().DurationVar(&timeout, "timeout", lesson.DefaultTimeout, "each command's time limit (a <!-- lab: timeout=D --> mark overrides it)")
 	a.varFlags(cmd.Flags())
-	return cmd
+	return annotate(cmd, checksWork, junitReport)
 }
 
+// docTest runs the lessons at paths; every failure that is not an output
+// that differs is "could not run" (exit 2).
 func (a *app) docTest(ctx context.Context, paths []string, update, verbose bool, timeout time.Duration) error {
+	v := a.views.DocTest(verbose)
 	report := &lesson.Report{}
 	var lessons []*lesson.Lesson
 	for _, p := range paths {
-		l, problems := readLesson(p)
+		l, problems := lesson.Read(p)
 		report.Problems = append(report.Problems, problems...)
 		if l != nil {
 			lessons = append(lessons, l)
 		}
 	}
 	if len(report.Problems) > 0 {
-		a.writeDocReport(report, verbose)
-		return withCode(exitChanges, fmt.Errorf("%d problem(s) in the lesson(s); fix them and run again", len(report.Problems)))
+		v.Problems(report)
+		return fmt.Errorf("%d problem(s) in the lesson(s); fix them and run again", len(report.Problems))
 	}
 
 	cfg, err := a.load()
 	if err != nil {
-		return withCode(exitChanges, fmt.Errorf("lab doc test runs lessons against the lab file's cluster: %w", unwrapCode(err)))
+		return fmt.Errorf("lab doc test runs lessons against the lab file's cluster: %w", err)
 	}
 	a.known = stateValues(cfg)
 	t, _, raw, err := a.labKubeconfig(cfg)
 	if err != nil {
-		return withCode(exitChanges, err)
+		return err
 	}
 	if err := a.reachable(ctx, cfg); err != nil {
-		return withCode(exitChanges, err)
+		return err
 	}
 	tmp, err := os.MkdirTemp("", "lab-doc-test-")
 	if err != nil {
-		return withCode(exitChanges, err)
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	kubeconfig := filepath.Join(tmp, "kubeconfig")
 	if err := writeContextKubeconfig(raw, t.Context, kubeconfig); err != nil {
-		return withCode(exitChanges, fmt.Errorf("write the lesson's kubeconfig: %w", err))
+		return fmt.Errorf("write the lesson's kubeconfig: %w", err)
 	}
 	dir, err := os.Getwd()
 	if err != nil {
-		return withCode(exitChanges, err)
+		return err
 	}
 	opts := lesson.Options{
 		Dir:     dir,
 		Env:     lessonEnv(kubeconfig),
 		Timeout: timeout,
 		Lab:     a.proveLab(cfg, 0),
-	}
-	text := a.output == "text"
-	if text {
-		opts.OnStep = func(_ *lesson.Result, sr lesson.StepResult) {
-			lesson.WriteStep(a.stdout, sr, lesson.Paint(a.stdoutPaint()), verbose)
-		}
+		OnStep:  func(_ *lesson.Result, sr lesson.StepResult) { v.Step(sr) },
 	}
 	updated := 0
 	for _, l := range lessons {
 		r := lesson.Run(ctx, l, opts)
 		report.Lessons = append(report.Lessons, r)
-		if text {
-			lesson.WriteLessonEnd(a.stdout, r, lesson.Paint(a.stdoutPaint()))
-		}
+		v.Lesson(r)
 		if update && r.Error == "" {
-			n, err := a.updateLesson(l, r)
+			n, err := updateLesson(v, l, r)
 			if err != nil {
-				return withCode(exitChanges, err)
+				return err
 			}
 			updated += n
 		}
@@ -131,56 +125,13 @@ func (a *app) docTest(ctx context.Context, paths []string, update, verbose bool,
 			break
 		}
 	}
-	switch a.output {
-	case "json":
-		_ = report.WriteJSON(a.doc)
-	case "junit":
-		_ = report.WriteJUnit(a.doc)
-	default:
-		fmt.Fprintln(a.stdout, report.Summary())
-	}
+	v.Report(report)
 	code := report.ExitCode()
-	if update && code == exitError && updated == failedOutputs(report) {
+	if differing, only := report.Differing(); update && code == exitFailed && only && updated == differing {
 		code = exitOK // every difference was written into the lesson
 	}
 	if code != exitOK {
-		return withCode(code, nil)
-	}
-	return nil
-}
-
-// readLesson reads and parses one lesson, or says why it cannot.
-func readLesson(path string) (*lesson.Lesson, []lesson.Problem) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, []lesson.Problem{{File: path, Message: "cannot read the lesson: " + strings.TrimPrefix(err.Error(), "open "+path+": ")}}
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, []lesson.Problem{{File: path, Message: "is a directory; name the lesson's .md file"}}
-	}
-	src, err := io.ReadAll(io.LimitReader(f, lesson.MaxSize+1))
-	if err != nil {
-		return nil, []lesson.Problem{{File: path, Message: "cannot read the lesson: " + err.Error()}}
-	}
-	l, err := lesson.Parse(path, src)
-	if pe, ok := err.(*lesson.ParseError); ok {
-		return nil, pe.Problems
-	}
-	return l, nil
-}
-
-// reachable says, in seconds, when the lab's cluster does not answer:
-// every command of the lesson would fail against it.
-func (a *app) reachable(ctx context.Context, cfg *config.Config) error {
-	c, err := a.connectReadOnly(cfg)
-	if err != nil {
-		return fmt.Errorf("%w — is the cluster up? run `lab up`", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := c.Discovery.RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
-		return fmt.Errorf("cannot reach the lab's cluster at %s (%s): %v. Is it up? Run `lab up`", c.Config.Host, c.Target, err)
+		return exit(code, nil)
 	}
 	return nil
 }
@@ -205,22 +156,11 @@ func lessonEnv(kubeconfig string) []string {
 	return env
 }
 
-func (a *app) writeDocReport(r *lesson.Report, verbose bool) {
-	switch a.output {
-	case "json":
-		_ = r.WriteJSON(a.doc)
-	case "junit":
-		_ = r.WriteJUnit(a.doc)
-	default:
-		r.WriteText(a.stdout, lesson.Paint(a.stdoutPaint()), verbose)
-	}
-}
-
 // updateLesson writes what differs into the lesson and says what it did.
-func (a *app) updateLesson(l *lesson.Lesson, r *lesson.Result) (int, error) {
+func updateLesson(v views.DocTest, l *lesson.Lesson, r *lesson.Result) (int, error) {
 	src, edits, notes := lesson.Update(l, r)
 	for _, n := range notes {
-		fmt.Fprintln(a.stderr, n)
+		v.Note(n)
 	}
 	if len(edits) == 0 {
 		return 0, nil
@@ -229,27 +169,7 @@ func (a *app) updateLesson(l *lesson.Lesson, r *lesson.Result) (int, error) {
 		return 0, fmt.Errorf("update %s: %w", l.Path, err)
 	}
 	for _, e := range edits {
-		fmt.Fprintf(a.stderr, "%s:%d: output block updated\n", l.Path, e.Line)
+		v.Updated(l.Path, e.Line)
 	}
 	return len(edits), nil
-}
-
-// failedOutputs counts the steps whose output differed (what --update
-// can fix); any other failure keeps exit code 1.
-func failedOutputs(r *lesson.Report) int {
-	n := 0
-	for _, l := range r.Lessons {
-		if l.Lab != nil && l.Lab.Status != lesson.Passed {
-			return -1
-		}
-		for _, s := range l.Steps {
-			if s.Status == lesson.Failed {
-				if len(s.Problems) == 0 {
-					return -1
-				}
-				n++
-			}
-		}
-	}
-	return n
 }

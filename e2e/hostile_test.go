@@ -1,4 +1,4 @@
-package hostile
+package e2e
 
 import (
 	"bytes"
@@ -17,12 +17,12 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 
-	"labs.dev/lab/internal/testcluster"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/hostile/golden from this run")
 
-const corpus = "../../testdata/hostile"
+const corpus = "../testdata/hostile"
 
 // hostileCase is one input of the corpus: a txtar archive whose files make
 // a lab directory (names starting with ../ land beside it) and whose
@@ -87,7 +87,7 @@ func readCases(t *testing.T) []hostileCase {
 
 // TestHostileInput runs lab on every input of the corpus.
 func TestHostileInput(t *testing.T) {
-	bin := labBinaries(t)
+	bin := simtest.LabBinaries(t)
 	cases := readCases(t)
 	located, ran := 0, 0
 	for _, c := range cases {
@@ -132,7 +132,7 @@ func hostileRun(t *testing.T, bin string, c hostileCase) bool {
 		replacer = append(replacer, real, "$WORK")
 	}
 	if c.cmd != "validate" {
-		cl := testcluster.Get(t)
+		cl := simtest.Get(t)
 		args = append(args, "-var", "kubeconfig="+cl.Kubeconfig, "-var", "context="+cl.Context)
 		env = append(env, "KUBECONFIG="+cl.Kubeconfig)
 		replacer = append(replacer, cl.Kubeconfig, "$KUBECONFIG", cl.Endpoint, "$ENDPOINT")
@@ -206,7 +206,7 @@ func golden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./internal/hostile -run TestHostileInput -update to write it)", err)
+		t.Fatalf("%v (run go test ./e2e -run TestHostileInput -update to write it)", err)
 	}
 	if string(want) != got {
 		t.Errorf("output differs from %s (rerun with -update if the change is right)\n--- got\n%s\n--- want\n%s", path, got, want)

@@ -7,15 +7,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/zclconf/go-cty/cty"
 
+	"labs.dev/lab/cmd/lab/views"
 	"labs.dev/lab/lab/apply"
 	"labs.dev/lab/lab/config"
 	"labs.dev/lab/lab/resource"
@@ -23,44 +23,10 @@ import (
 	"labs.dev/lab/providers/kube"
 )
 
-// Exit codes, documented in README.md.
-const (
-	exitOK      = 0
-	exitError   = 1 // a command failed; verify: a check failed
-	exitChanges = 2 // plan -detailed-exitcode: changes; verify: could not check
-	exitSIGHUP  = 129
-	exitSIGINT  = 130
-	exitSIGTERM = 143
-)
-
-// exitError carries a specific exit code up to run.
-type codeError struct {
-	code int
-	err  error // nil when the message was already shown
-}
-
-func (e *codeError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *codeError) Unwrap() error { return e.err }
-
-// withCode returns an error that makes lab exit with code; err may be nil
-// when the command already told the user what happened.
-func withCode(code int, err error) error { return &codeError{code: code, err: err} }
-
-// app holds what every command shares: global flags and streams.
+// app holds what every command shares: global flags, streams and views.
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	// doc is where the one machine-readable document goes (-o json or
-	// junit): the real stdout. In those modes stdout is pointed at
-	// stderr, so events and prompts never mix with the document a
-	// machine parses with one json.load.
-	doc io.Writer
 
 	file     string
 	chdir    string
@@ -68,6 +34,10 @@ type app struct {
 	noColor  bool
 	vars     []string
 	varFiles []string
+
+	// views speak for the command, in the format the global flags chose
+	// when it started (pickViews).
+	views views.Views
 
 	// known are the resource attributes from state, for commands that
 	// read the cluster without planning (verify, reset).
@@ -78,12 +48,14 @@ type app struct {
 	kube  *kube.Connections
 	kinds map[string]resource.Kind
 
+	// mu guards views and signal against the signal handler.
+	mu sync.Mutex
 	// signal is the signal that cancelled the command, if any.
 	signal os.Signal
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, doc: stdout, kube: kube.NewConnections()}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, kube: kube.NewConnections()}
 	a.kinds = providers.Kinds(providers.Config{Kube: a.kube})
 	root := a.rootCmd()
 	root.SetArgs(terraformStyle(root, args))
@@ -93,23 +65,40 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := a.signalContext()
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
-	code := exitError
-	var ce *codeError
-	if errors.As(err, &ce) {
-		code = ce.code
-		err = ce.err
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.views == nil {
+		// The command line failed before the command started.
+		_ = a.pickViews(cmd)
 	}
-	if a.signal != nil {
-		code = signalCode(a.signal)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		err = ee.err
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s %s\n", a.paint("Error:", red), err)
+		a.views.Error(err)
 	}
-	return code
+	return codeFor(cmd, ee, a.signal)
+}
+
+// pickViews chooses the command's views from -o and -no-color (and, in
+// views.New, NO_COLOR, TERM and whether the output is a terminal). An
+// -o the command cannot take is an error, said in plain text.
+func (a *app) pickViews(cmd *cobra.Command) error {
+	format, err := views.ParseFormat(a.output)
+	if err == nil && format == views.JUnit && !writesJUnit(cmd) {
+		err = errors.New(`-o junit: only verify and doc test write JUnit; choose text or json`)
+	}
+	opts := views.Options{Format: format, NoColor: a.noColor, Getenv: os.Getenv, Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr}
+	if err != nil {
+		opts.Format, opts.NoColor = views.Text, true
+	}
+	a.views = views.New(opts)
+	return err
 }
 
 // signalContext cancels on the first SIGINT, SIGTERM or SIGHUP (the
@@ -130,8 +119,13 @@ func (a *app) signalContext() (context.Context, func()) {
 		if !ok {
 			return
 		}
+		a.mu.Lock()
 		a.signal = sig
-		fmt.Fprintf(a.stderr, "\n%s stopping: starting nothing more, letting the operations in flight finish (up to %s) and saving state. Press Ctrl-C again to quit at once.\n", a.paint("Interrupt:", yellow), apply.InterruptGrace)
+		if a.views == nil {
+			_ = a.pickViews(nil)
+		}
+		a.views.Interrupted(apply.InterruptGrace)
+		a.mu.Unlock()
 		cancel()
 		for sig = range ch {
 			// A closed terminal sends SIGHUP more than once (the shell,
@@ -142,18 +136,6 @@ func (a *app) signalContext() (context.Context, func()) {
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
-}
-
-// signalCode is the exit code for a run ended by sig, as a shell reports
-// a process killed by it: 128 + the signal's number.
-func signalCode(sig os.Signal) int {
-	switch sig {
-	case syscall.SIGHUP:
-		return exitSIGHUP
-	case syscall.SIGTERM:
-		return exitSIGTERM
-	}
-	return exitSIGINT
 }
 
 func (a *app) rootCmd() *cobra.Command {
@@ -174,15 +156,9 @@ and checks the learner's work:
 					return fmt.Errorf("-chdir: %w", err)
 				}
 			}
-			switch a.output {
-			case "text", "json", "junit":
-			default:
-				return withCode(usageCode(cmd), fmt.Errorf("-o %q: choose text or json (verify and doc test also take junit)", a.output))
-			}
-			if a.output != "text" {
-				a.stdout = a.stderr
-			}
-			return nil
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return a.pickViews(cmd)
 		},
 	}
 	f := root.PersistentFlags()
@@ -194,75 +170,10 @@ and checks the learner's work:
 	return root
 }
 
-// usageCode is the exit code of a command line cmd cannot use: for verify
-// and doc test that is "could not check" (2), since 1 means a check
-// failed or an output differs; doctor's 2 is "could not check" too.
-func usageCode(cmd *cobra.Command) int {
-	if cmd.Name() == "verify" || cmd.Name() == "doctor" || (cmd.HasParent() && cmd.Parent().Name() == "doc") {
-		return exitChanges
-	}
-	return exitError
-}
-
 // varFlags adds -var and -var-file to commands that load the lab file.
 func (a *app) varFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&a.vars, "var", nil, "set a variable: -var 'name=value' (repeatable)")
 	f.StringArrayVar(&a.varFiles, "var-file", nil, "set variables from a file (repeatable)")
-}
-
-// load reads the lab file and prints every diagnostic at once.
-func (a *app) load() (*config.Config, error) {
-	cfg, diags := config.Load(a.file, config.Options{Kinds: a.kinds, Vars: a.vars, VarFiles: a.varFiles})
-	if len(diags) > 0 {
-		a.writeDiags(cfg, diags, nil)
-	}
-	if diags.HasErrors() {
-		return nil, withCode(exitError, errors.New(errorSummary(diags, displayPath(cfg, a.file))))
-	}
-	return cfg, nil
-}
-
-// errorSummary is the last line after load's diagnostics: how many
-// errors, and where — the files they point into, or for a variable
-// value the input it came from (-var-file x, -var y) — so a mistake in a
-// variables file is not blamed on the lab file.
-func errorSummary(diags hcl.Diagnostics, labFile string) string {
-	n := 0
-	var where []string
-	seen := map[string]bool{}
-	for _, d := range diags {
-		if d.Severity != hcl.DiagError {
-			continue
-		}
-		n++
-		w := labFile
-		if o, ok := d.Extra.(config.Origin); ok {
-			w = string(o)
-		} else if d.Subject != nil && d.Subject.Filename != "" {
-			w = d.Subject.Filename
-		}
-		if !seen[w] {
-			seen[w] = true
-			where = append(where, w)
-		}
-	}
-	if len(where) == 1 {
-		return fmt.Sprintf("%s has %d error(s); fix them and run again", where[0], n)
-	}
-	last := len(where) - 1
-	return fmt.Sprintf("%s and %s have %d error(s); fix them and run again", strings.Join(where[:last], ", "), where[last], n)
-}
-
-func displayPath(cfg *config.Config, fallback string) string {
-	if cfg == nil || cfg.File == "" {
-		return fallback
-	}
-	if wd, err := os.Getwd(); err == nil {
-		if rel, err := filepath.Rel(wd, cfg.File); err == nil && !strings.HasPrefix(rel, "..") {
-			return rel
-		}
-	}
-	return cfg.File
 }
 
 // terraformStyle lets long flags take one dash, as in Terraform

@@ -1,10 +1,10 @@
-// Package testcluster gives a test package one simulated cluster, started
+// Package simtest gives a test package one simulated cluster, started
 // from TestMain and always torn down:
 //
-//	func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
+//	func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
 //
 //	func TestSomething(t *testing.T) {
-//		c := testcluster.Get(t) // *simulated.Cluster; c.Config, c.Kubeconfig, c.Context
+//		c := simtest.Get(t) // *simulated.Cluster; c.Config, c.Kubeconfig, c.Context
 //	}
 //
 // The cluster is named "kind" (node kind-control-plane, context
@@ -13,7 +13,7 @@
 // kubeconfig is never touched. When the control-plane binaries are
 // missing, tests that call Get skip, saying how to build them; under
 // CI=true the package fails instead.
-package testcluster
+package simtest
 
 import (
 	"context"
@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ const reaperEnv = "LAB_TESTCLUSTER_REAPER"
 var (
 	cluster *simulated.Cluster
 	skip    string
+	tmpDir  string // the watchdog removes it when the test process ends
 )
 
 // Main starts the cluster, runs the tests and tears the cluster down. The
@@ -56,9 +58,10 @@ func Main(m *testing.M) int {
 		skip = "no cluster while fuzzing (-fuzz)"
 		return m.Run()
 	}
-	tmp, err := os.MkdirTemp("", "lab-testcluster-")
+	tmp, err := os.MkdirTemp("", "lab-simtest-")
+	tmpDir = tmp
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster:", err)
+		fmt.Fprintln(os.Stderr, "simtest:", err)
 		return 1
 	}
 	kubeconfig := filepath.Join(tmp, "kubeconfig")
@@ -67,7 +70,7 @@ func Main(m *testing.M) int {
 	// Start the watchdog before the cluster, so no process can outlive us.
 	done, err := startReaper(tmp)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster:", err)
+		fmt.Fprintln(os.Stderr, "simtest:", err)
 		os.RemoveAll(tmp)
 		return 1
 	}
@@ -79,13 +82,13 @@ func Main(m *testing.M) int {
 	case err == nil:
 		cluster = c
 		if testing.Verbose() {
-			fmt.Fprintf(os.Stderr, "testcluster: simulated cluster %s up in %.1fs at %s\n", c.Name, time.Since(began).Seconds(), c.Endpoint)
+			fmt.Fprintf(os.Stderr, "simtest: simulated cluster %s up in %.1fs at %s\n", c.Name, time.Since(began).Seconds(), c.Endpoint)
 		}
 	case simulated.IsMissingBinaries(err) && os.Getenv("CI") != "true":
 		skip = err.Error()
-		fmt.Fprintln(os.Stderr, "testcluster: tests needing a cluster will skip:", err)
+		fmt.Fprintln(os.Stderr, "simtest: tests needing a cluster will skip:", err)
 	default:
-		fmt.Fprintln(os.Stderr, "testcluster: cannot start the simulated cluster:", err)
+		fmt.Fprintln(os.Stderr, "simtest: cannot start the simulated cluster:", err)
 		return 1
 	}
 	return m.Run()
@@ -110,8 +113,53 @@ func Get(t testing.TB) *simulated.Cluster {
 	if skip != "" {
 		t.Skip(skip)
 	}
-	t.Fatal("testcluster: no cluster; call testcluster.Main from TestMain: func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }")
+	t.Fatal("simtest: no cluster; call simtest.Main from TestMain: func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }")
 	return nil
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// LabBinaries is a directory holding lab and lab-helm, for tests that run
+// the command end to end: $LAB_BIN_DIR when it has both (make test builds
+// them first), else built once per test binary (beside the cluster when
+// Main runs, so its watchdog removes them).
+func LabBinaries(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if d := os.Getenv("LAB_BIN_DIR"); d != "" {
+			_, e1 := os.Stat(filepath.Join(d, "lab"))
+			_, e2 := os.Stat(filepath.Join(d, "lab-helm"))
+			if e1 == nil && e2 == nil {
+				binDir = d
+				return
+			}
+		}
+		dir := filepath.Join(tmpDir, "bin")
+		if tmpDir == "" {
+			dir, binErr = os.MkdirTemp("", "lab-simtest-bin-")
+		} else {
+			binErr = os.MkdirAll(dir, 0o755)
+		}
+		if binErr != nil {
+			return
+		}
+		for _, pkg := range []string{"lab", "lab-helm"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "labs.dev/lab/cmd/"+pkg).CombinedOutput()
+			if err != nil {
+				binErr = fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+		binDir = dir
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
 }
 
 // startReaper re-executes this binary as the watchdog, in its own session
@@ -150,11 +198,11 @@ func reap(tmp string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := simulated.Delete(ctx, options(tmp)); err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster: teardown:", err)
+		fmt.Fprintln(os.Stderr, "simtest: teardown:", err)
 		return 1
 	}
 	if err := os.RemoveAll(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "testcluster: teardown:", err)
+		fmt.Fprintln(os.Stderr, "simtest: teardown:", err)
 		return 1
 	}
 	return 0

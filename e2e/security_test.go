@@ -1,4 +1,4 @@
-package hostile
+package e2e
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"labs.dev/lab/internal/testcluster"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 const secretLab = `variable "kubeconfig" {}
@@ -61,8 +61,8 @@ output "derived" {
 // values — plan (text, JSON, saved), up, output, status, debug logs — on
 // create and on an update that changes it, and greps all they print.
 func TestSensitiveNeverShown(t *testing.T) {
-	bin := labBinaries(t)
-	cl := testcluster.Get(t)
+	bin := simtest.LabBinaries(t)
+	cl := simtest.Get(t)
 	dir := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(dir, "charts", "sec", "templates"), 0o755))
 	must(t, os.WriteFile(filepath.Join(dir, "labs.hcl"), []byte(secretLab), 0o644))
@@ -134,7 +134,7 @@ func TestSensitiveNeverShown(t *testing.T) {
 // logs and PIDs (what kind_cluster makes under .lab/clusters/<name>) and
 // the kubeconfig it merges its context into are readable by the owner only.
 func TestClusterFilesPrivate(t *testing.T) {
-	cl := testcluster.Get(t)
+	cl := simtest.Get(t)
 	private(t, cl.Kubeconfig)
 	n := 0
 	err := filepath.WalkDir(cl.Dir, func(p string, d fs.DirEntry, err error) error {
@@ -168,19 +168,22 @@ func private(t *testing.T, p string) {
 // tells a learner to type: it runs them in bash, listed in runsShell.
 func TestNoShell(t *testing.T) {
 	allowed := map[string]string{
-		"providers/kind/engine.go":            "docker/podman info, a fixed argument list",
-		"providers/kind/host/host.go":         "docker/podman info and inspect; the only input is an image reference, passed as one argument after --type=image",
-		"providers/simulated/process.go":      "the control-plane binaries from the pinned build",
-		"providers/helm/exec.go":              "lab-helm, with the request on stdin",
-		"internal/testcluster/testcluster.go": "the test binary itself, as the teardown watchdog",
-		"lab/lesson/shell.go":                 "lab doc test: bash, for the lesson's commands",
-		"lab/verify/verifytest/verifytest.go": "test harness only: kubectl and the lab binary with a test's own arguments",
+		"providers/kind/engine.go":                "docker/podman info, a fixed argument list",
+		"providers/kind/host/host.go":             "docker/podman info and inspect; the only input is an image reference, passed as one argument after --type=image",
+		"providers/simulated/process.go":          "the control-plane binaries from the pinned build",
+		"providers/helm/exec.go":                  "lab-helm, with the request on stdin",
+		"providers/simulated/simtest/simtest.go":  "test harness only: the test binary itself, as the teardown watchdog, and go build for the lab binaries",
+		"providers/kind/enginetest/enginetest.go": "test harness only: podman/docker with a test's own arguments, apt-get installing fixed packages, bash on the repository's tools/nodeimage/build.sh",
+		"providers/kind/enginetest/docker.go":     "test harness only: a private dockerd with fixed arguments",
+		"lab/lesson/shell.go":                     "lab doc test: bash, for the lesson's commands",
+		"lab/verify/verifytest/verifytest.go":     "test harness only: kubectl and the lab binary with a test's own arguments",
 	}
 	runsShell := map[string]string{
-		"lab/lesson/shell.go": "the commands of a lesson the user names on the command line, as a learner would type them; no terminal, stdin /dev/null, its own session, killed with its process group",
+		"providers/kind/enginetest/enginetest.go": "the repository's own tools/nodeimage/build.sh, no input from a user",
+		"lab/lesson/shell.go":                     "the commands of a lesson the user names on the command line, as a learner would type them; no terminal, stdin /dev/null, its own session, killed with its process group",
 	}
 	shells := map[string]bool{"sh": true, "bash": true, "/bin/sh": true, "/bin/bash": true, "zsh": true, "dash": true, "cmd": true, "cmd.exe": true, "powershell": true, "pwsh": true}
-	root := "../.."
+	root := ".."
 	calls := 0
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
