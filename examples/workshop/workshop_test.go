@@ -33,8 +33,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"labs.dev/lab/providers/simulated/simtest"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(simtest.Main(m)) }
