@@ -56,6 +56,8 @@ type Cell struct {
 	Hint    string `json:"hint,omitempty"`
 	Object  string `json:"object,omitempty"`
 	Source  string `json:"source,omitempty"`
+	// Missing says the failure is that Object does not exist.
+	Missing bool `json:"missing,omitempty"`
 }
 
 // LearnerTable arranges r by learner. Labs without learners (no
@@ -98,7 +100,7 @@ func LearnerTable(r *verify.Result) *Learners {
 				t.Failed++
 				if len(c.Failures) > 0 {
 					f := c.Failures[0]
-					cell.Message, cell.Hint, cell.Source = f.Message, f.Hint, f.Source
+					cell.Message, cell.Hint, cell.Source, cell.Missing = f.Message, f.Hint, f.Source, f.Missing
 					if f.Object != nil {
 						cell.Object = f.Object.String()
 					}
@@ -135,7 +137,7 @@ func (t *Learners) ExitCode() int {
 }
 
 // maxCell bounds a failure's message in a text cell; -o json has it all.
-const maxCell = 60
+const maxCell = 40
 
 // Text renders the table: a ✓ or ✗ per check, the first failure's
 // message beside it, and a summary line. It is not coloured: escape
@@ -167,6 +169,9 @@ func cellText(c Cell) string {
 	case "":
 		return "-"
 	case verify.Failed:
+		if c.Missing && c.Object != "" {
+			return "✗ missing " + shorten(c.Object)
+		}
 		return "✗ " + shorten(firstLine(c.Message))
 	}
 	return "! " + shorten(firstLine(c.Message))

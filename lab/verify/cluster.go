@@ -3,14 +3,12 @@ package verify
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
 	"labs.dev/lab/providers/kube"
@@ -53,7 +51,6 @@ type listing struct {
 	done    chan struct{}
 	items   []Object
 	byNS    map[string][]Object // with AllNamespaces
-	raw     []unstructured.Unstructured
 	err     error
 }
 
@@ -133,7 +130,6 @@ func (c *Cluster) list(l *listing, m *meta.RESTMapping, ns string, s *Selection)
 		l.items = append(l.items, NewObject(obj))
 	}
 	if c.AllNamespaces {
-		l.raw = list.Items
 		l.byNS = map[string][]Object{}
 		for i, o := range l.items {
 			ns := list.Items[i].GetNamespace()
@@ -149,7 +145,9 @@ func (c *Cluster) Elsewhere(ctx context.Context, s *Selection) []ObjectRef {
 		return nil
 	}
 	if c.AllNamespaces {
-		return c.elsewhereListed(m, s)
+		// Across many learners, another namespace holding the object
+		// is most often another learner's work, not this one's mistake.
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -186,28 +184,4 @@ func (c *Cluster) listError(err error, m *meta.RESTMapping, ns string) error {
 		return w
 	}
 	return fmt.Errorf("list %s %s: %w", m.Resource.Resource, where, err)
-}
-
-// elsewhereListed is Elsewhere from the listing across all namespaces,
-// without another request.
-func (c *Cluster) elsewhereListed(m *meta.RESTMapping, s *Selection) []ObjectRef {
-	c.mu.Lock()
-	l := c.lists[m.Resource.String()+"|"]
-	c.mu.Unlock()
-	if l == nil {
-		return nil
-	}
-	<-l.done
-	var out []ObjectRef
-	for _, o := range l.raw {
-		if o.GetName() != s.Name || o.GetNamespace() == s.Namespace {
-			continue
-		}
-		if m := o.GetLabels()["app.kubernetes.io/managed-by"]; m == "lab" || m == "Helm" {
-			continue
-		}
-		out = append(out, ObjectRef{APIVersion: s.APIVersion, Kind: s.Kind, Namespace: o.GetNamespace(), Name: s.Name})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
-	return out
 }
