@@ -1,11 +1,11 @@
 package main
 
 import (
-	"sort"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
