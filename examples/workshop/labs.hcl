@@ -110,38 +110,45 @@ resource "manifest" "access" {
   wait      = false # RBAC holds from its creation
   content = join("---\n", concat(
     [yamlencode({ apiVersion = "v1", kind = "ServiceAccount", metadata = { name = "learner" } })],
-    [for s in local.stages : yamlencode({
-      apiVersion = "rbac.authorization.k8s.io/v1", kind = "Role",
-      metadata   = { name = "learner", namespace = "${each.key}-${s}" },
-      rules = s == "dev" ? [
-        { apiGroups = ["", "apps"], resources = ["pods", "pods/log", "services", "configmaps", "deployments", "deployments/scale", "replicasets", "replicasets/scale"], verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] },
-        { apiGroups = [""], resources = ["events", "resourcequotas", "limitranges"], verbs = ["get", "list", "watch"] },
-        { apiGroups = ["networking.k8s.io"], resources = ["networkpolicies"], verbs = ["get", "list", "watch"] },
-        ] : [
-        { apiGroups = ["", "apps"], resources = ["pods", "pods/log", "services", "configmaps", "deployments", "replicasets", "events", "resourcequotas", "limitranges"], verbs = ["get", "list", "watch"] },
-      ]
-    })],
-    [for s in local.stages : yamlencode({
-      apiVersion = "rbac.authorization.k8s.io/v1", kind = "RoleBinding",
-      metadata   = { name = "learner", namespace = "${each.key}-${s}" },
-      roleRef    = { apiGroup = "rbac.authorization.k8s.io", kind = "Role", name = "learner" },
-      subjects   = [{ kind = "ServiceAccount", name = "learner", namespace = "${each.key}-dev" }]
-    })],
+    # Each namespace named through its own block, so a learner's access
+    # waits for that learner's namespaces only.
+    flatten([for stage, ns in {
+      dev     = namespace.space["${each.key}-dev"].name
+      staging = namespace.space["${each.key}-staging"].name
+      test    = namespace.space["${each.key}-test"].name
+      } : [
+      yamlencode({
+        apiVersion = "rbac.authorization.k8s.io/v1", kind = "Role",
+        metadata   = { name = "learner", namespace = ns },
+        rules = stage == "dev" ? [
+          { apiGroups = ["", "apps"], resources = ["pods", "pods/log", "services", "configmaps", "deployments", "deployments/scale", "replicasets", "replicasets/scale"], verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] },
+          { apiGroups = [""], resources = ["events", "resourcequotas", "limitranges"], verbs = ["get", "list", "watch"] },
+          { apiGroups = ["networking.k8s.io"], resources = ["networkpolicies"], verbs = ["get", "list", "watch"] },
+          ] : [
+          { apiGroups = ["", "apps"], resources = ["pods", "pods/log", "services", "configmaps", "deployments", "replicasets", "events", "resourcequotas", "limitranges"], verbs = ["get", "list", "watch"] },
+        ]
+      }),
+      yamlencode({
+        apiVersion = "rbac.authorization.k8s.io/v1", kind = "RoleBinding",
+        metadata   = { name = "learner", namespace = ns },
+        roleRef    = { apiGroup = "rbac.authorization.k8s.io", kind = "Role", name = "learner" },
+        subjects   = [{ kind = "ServiceAccount", name = "learner", namespace = "${each.key}-dev" }]
+      }),
+    ]]),
   ))
-  depends_on = [namespace.space]
 }
 
 # The sample fleet the lesson looks at, in each learner's staging and test.
 resource "helm_release" "fleet" {
-  for_each  = { for k, v in local.spaces : k => v if v.stage != "dev" }
-  name      = "fleet"
-  chart     = "charts/fleet"
-  namespace = namespace.space[each.key].name
+  for_each = { for k, v in local.spaces : k => v if v.stage != "dev" }
+  name     = "fleet"
+  chart    = "charts/fleet"
+  # Through the guard, so the fleet starts under its quota and limits.
+  namespace = manifest.guard[each.key].namespace
   values = {
     replicas  = var.fleet_replicas
     resources = { requests = local.requests, limits = local.limits }
   }
-  depends_on = [manifest.guard]
 }
 
 # What the instructor hands each learner: kubectl --kubeconfig learners/alice.kubeconfig get pods
@@ -149,10 +156,10 @@ resource "kubeconfig_file" "learner" {
   for_each        = var.learners
   path            = "learners/${each.key}.kubeconfig"
   service_account = "learner"
-  namespace       = namespace.space["${each.key}-dev"].name
-  context_name    = each.key
-  expiration      = var.token_lifetime
-  depends_on      = [manifest.access]
+  # Through the access manifest, so the ServiceAccount exists first.
+  namespace    = manifest.access[each.key].namespace
+  context_name = each.key
+  expiration   = var.token_lifetime
 }
 
 output "kubeconfigs" {

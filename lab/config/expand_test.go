@@ -75,7 +75,7 @@ lab "fleet" {
 		deps = append(deps, d.String())
 	}
 	if want := []string{`namespace.dev["alice"]`, `namespace.dev["bob"]`}; !slices.Equal(deps, want) {
-		t.Errorf("deps of %s = %v, want %v (namespace.dev[each.key] needs the whole collection)", alice, deps, want)
+		t.Errorf("deps of %s = %v, want %v (length(namespace.dev) needs the whole collection)", alice, deps, want)
 	}
 	one := cfg.Resource(resource.Addr{Type: "namespace", Name: "one"})
 	if len(one.Deps) != 1 || one.Deps[0].String() != "namespace.spare[1]" {
@@ -244,5 +244,56 @@ resource "namespace" "dev" {
 }`, Options{})
 	if len(diags) != 1 {
 		t.Errorf("%d diagnostics for one mistake in a block of 3 instances: %v", len(diags), diags)
+	}
+}
+
+// An index worked out from each.key names one instance: the instance
+// depends on that one only, and a key that names none is an error.
+func TestIndexByEachKeyDependsOnOneInstance(t *testing.T) {
+	cfg, diags := load(t, `
+variable "learners" {
+  type    = set(string)
+  default = ["alice", "bob"]
+}
+resource "namespace" "dev" {
+  for_each = var.learners
+  name     = "${each.key}-dev"
+}
+resource "namespace" "role" {
+  for_each = var.learners
+  name     = "role-${namespace.dev[each.key].name}"
+  labels   = { dev = namespace.dev["${each.key}"].name }
+}
+`, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r := cfg.Resource(resource.Addr{Type: "namespace", Name: "role", Key: resource.StringKey("bob")})
+	if len(r.Deps) != 1 || r.Deps[0].String() != `namespace.dev["bob"]` {
+		t.Errorf("deps %v, want only namespace.dev[\"bob\"]", r.Deps)
+	}
+
+	_, diags = load(t, `
+variable "learners" {
+  type    = set(string)
+  default = ["alice"]
+}
+resource "namespace" "dev" {
+  for_each = var.learners
+  name     = "${each.key}-dev"
+}
+resource "namespace" "role" {
+  for_each = var.learners
+  name     = namespace.dev["${each.key}-prod"].name
+}
+`, Options{})
+	found := false
+	for _, d := range diags {
+		if strings.Contains(d.Detail, `namespace.dev["alice-prod"], which does not exist`) && d.Subject != nil && d.Subject.Start.Line == 12 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no located diagnostic for the missing instance: %v", diags)
 	}
 }

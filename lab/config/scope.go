@@ -228,7 +228,9 @@ func (c *Config) checkReferences() hcl.Diagnostics {
 	}
 	for _, b := range c.Blocks {
 		in := refScope{each: b.ForEach != nil, count: b.Count != nil}
-		deps, d := c.resolve(hcldec.Variables(b.Body, b.Kind.Schema()), in, localDeps)
+		travs := hcldec.Variables(b.Body, b.Kind.Schema())
+		indexed, travs := c.indexedRefs(b, travs)
+		deps, d := c.resolve(travs, in, localDeps)
 		diags = append(diags, d...)
 		for _, e := range b.dependsOn {
 			trav, d := hcl.AbsTraversalForExpr(e)
@@ -257,8 +259,10 @@ func (c *Config) checkReferences() hcl.Diagnostics {
 			diags = append(diags, d...)
 			deps = append(deps, more...)
 		}
+		own, d := c.instanceDeps(b, indexed)
+		diags = append(diags, d...)
 		for _, a := range b.Instances() {
-			c.byAddr[a].Deps = uniqueAddrs(deps)
+			c.byAddr[a].Deps = uniqueAddrs(append(own[a.Key], deps...))
 		}
 	}
 	for _, o := range c.Outputs {
@@ -603,4 +607,106 @@ func (c *Config) keepStatic(name string, v cty.Value, d hcl.Diagnostics) {
 		c.statics.values, c.statics.diags = map[string]cty.Value{}, map[string]hcl.Diagnostics{}
 	}
 	c.statics.values[name], c.statics.diags[name] = v, d
+}
+
+// indexedRef is namespace.dev[<key>] in a block's body where the key
+// uses only each, count, variables and locals without resources: each
+// instance then depends on the one instance its key names, not on all
+// of them (fifty learners' roles do not each wait for, and record in
+// state, every learner's namespace).
+type indexedRef struct {
+	block *Block
+	key   hcl.Expression
+}
+
+// indexedRefs finds b's indexed references and returns the traversals
+// that remain to resolve whole.
+func (c *Config) indexedRefs(b *Block, travs []hcl.Traversal) ([]indexedRef, []hcl.Traversal) {
+	body, ok := b.Body.(*hclsyntax.Body)
+	if !ok || !b.Multi() {
+		return nil, travs
+	}
+	var refs []indexedRef
+	colls := map[hcl.Range]bool{}
+	_ = hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		ix, ok := n.(*hclsyntax.IndexExpr)
+		if !ok {
+			return nil
+		}
+		coll, ok := ix.Collection.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || len(coll.Traversal) != 2 || c.kinds[coll.Traversal.RootName()] == nil {
+			return nil
+		}
+		target := c.blocks[resource.Addr{Type: coll.Traversal.RootName(), Name: attrName(coll.Traversal[1])}]
+		if target == nil || !target.Multi() || !target.instances.usable() || !c.perInstance(ix.Key) {
+			return nil
+		}
+		refs = append(refs, indexedRef{block: target, key: ix.Key})
+		colls[coll.Traversal.SourceRange()] = true
+		return nil
+	})
+	if len(refs) == 0 {
+		return nil, travs
+	}
+	var rest []hcl.Traversal
+	for _, t := range travs {
+		if !colls[t.SourceRange()] {
+			rest = append(rest, t)
+		}
+	}
+	return refs, rest
+}
+
+// perInstance reports whether key can be worked out for each instance
+// before planning: it uses each, count, variables and locals that use
+// no resource.
+func (c *Config) perInstance(key hcl.Expression) bool {
+	for _, t := range key.Variables() {
+		switch root := t.RootName(); {
+		case root == "each" || root == "count" || root == "var" || root == "path":
+		case root == "local" && len(t) > 1 && c.Locals[attrName(t[1])] != nil && c.isStatic(attrName(t[1])):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// instanceDeps evaluates each indexed reference's key for every instance
+// of b: the instance of the referenced block it names.
+func (c *Config) instanceDeps(b *Block, refs []indexedRef) (map[resource.Key][]resource.Addr, hcl.Diagnostics) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	ctx, _, _ := c.evalContext(nil)
+	out := map[resource.Key][]resource.Addr{}
+	var diags hcl.Diagnostics
+	reported := map[hcl.Range]bool{}
+	for _, a := range b.Instances() {
+		r := c.byAddr[a]
+		scoped := scope(ctx, a.Key, b.ForEach, r.each)
+		for _, ref := range refs {
+			v, d := ref.key.Value(scoped)
+			if d.HasErrors() || !v.IsWhollyKnown() {
+				out[a.Key] = append(out[a.Key], ref.block.Instances()...)
+				continue
+			}
+			v, _ = v.Unmark()
+			key, ok := keyFor(v, ref.block)
+			if !ok {
+				if !reported[ref.key.Range()] {
+					reported[ref.key.Range()] = true
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid resource instance key",
+						Detail:   fmt.Sprintf("For %s, this names %s%s, which does not exist; %s.", a, ref.block.Addr, renderIndex(v), keyList(ref.block)),
+						Subject:  ref.key.Range().Ptr(),
+					})
+				}
+				continue
+			}
+			out[a.Key] = append(out[a.Key], resource.Addr{Type: ref.block.Addr.Type, Name: ref.block.Addr.Name, Key: key})
+		}
+	}
+	return out, diags
 }
