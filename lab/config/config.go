@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -93,6 +94,8 @@ type Block struct {
 	dependsOn   []hcl.Expression
 	clusterExpr hcl.Expression
 	instances   expansion
+	needsOnce   sync.Once
+	needs       *needs
 }
 
 // Multi reports whether the block has for_each or count: references to

@@ -27,10 +27,66 @@ func (c *Config) EvalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContex
 	return ctx, append(orderDiags, evalDiags...)
 }
 
+// EvalContextFor is EvalContext with only what r's block refers to
+// (directly or through locals): building every block's values and every
+// local for each of hundreds of instances would make planning them
+// quadratic.
+func (c *Config) EvalContextFor(r *Resource, known map[resource.Addr]cty.Value) (*hcl.EvalContext, hcl.Diagnostics) {
+	if r.Block == nil {
+		return c.EvalContext(known)
+	}
+	ctx, orderDiags, evalDiags := c.scopeOf(known, c.needsOf(r.Block))
+	return ctx, append(orderDiags, evalDiags...)
+}
+
+// needs is what a block's expressions refer to.
+type needs struct {
+	blocks map[resource.Addr]bool
+	locals map[string]bool
+}
+
+func (c *Config) needsOf(b *Block) *needs {
+	b.needsOnce.Do(func() {
+		n := &needs{blocks: map[resource.Addr]bool{}, locals: map[string]bool{}}
+		var walk func(travs []hcl.Traversal)
+		walk = func(travs []hcl.Traversal) {
+			for _, t := range travs {
+				root, second := t.RootName(), ""
+				if len(t) > 1 {
+					second = attrName(t[1])
+				}
+				switch {
+				case root == "local":
+					if l := c.Locals[second]; l != nil && !n.locals[second] {
+						n.locals[second] = true
+						walk(l.Expr.Variables())
+					}
+				case c.kinds[root] != nil:
+					n.blocks[resource.Addr{Type: root, Name: second}] = true
+				}
+			}
+		}
+		walk(hcldec.Variables(b.Body, b.Kind.Schema()))
+		for _, e := range []hcl.Expression{b.ForEach, b.Count} {
+			if e != nil {
+				walk(e.Variables())
+			}
+		}
+		b.needs = n
+	})
+	return b.needs
+}
+
 // evalContext is EvalContext with the diagnostics about the order of
 // locals (cycles, which checkReferences reports) apart from those of
 // evaluating them.
 func (c *Config) evalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContext, hcl.Diagnostics, hcl.Diagnostics) {
+	return c.scopeOf(known, nil)
+}
+
+// scopeOf builds the scope with only the blocks and locals in only (nil:
+// all of them).
+func (c *Config) scopeOf(known map[resource.Addr]cty.Value, only *needs) (*hcl.EvalContext, hcl.Diagnostics, hcl.Diagnostics) {
 	get := func(a resource.Addr) cty.Value {
 		if v, ok := known[a]; ok && v != cty.NilVal {
 			return v
@@ -39,6 +95,9 @@ func (c *Config) evalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContex
 	}
 	byType := map[string]map[string]cty.Value{}
 	for _, b := range c.Blocks {
+		if only != nil && !only.blocks[b.Addr] {
+			continue
+		}
 		var v cty.Value
 		switch {
 		case !b.Multi():
@@ -80,6 +139,9 @@ func (c *Config) evalContext(known map[resource.Addr]cty.Value) (*hcl.EvalContex
 	var diags hcl.Diagnostics
 	order, orderDiags := c.localOrder()
 	for _, name := range order {
+		if only != nil && !only.locals[name] {
+			continue
+		}
 		if v, d, ok := c.staticLocal(name); ok {
 			diags = append(diags, d...)
 			locals[name] = v
