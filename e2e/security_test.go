@@ -171,12 +171,13 @@ func TestNoShell(t *testing.T) {
 		"providers/kind/engine.go":                "docker/podman info, a fixed argument list",
 		"providers/kind/host/host.go":             "docker/podman info and inspect; the only input is an image reference, passed as one argument after --type=image",
 		"providers/simulated/process.go":          "the control-plane binaries from the pinned build",
-		"providers/helm/exec.go":                  "lab-helm, with the request on stdin",
+		"providers/helm/serve.go":                 "lab-helm -serve, with requests on its stdin",
 		"providers/simulated/simtest/simtest.go":  "test harness only: the test binary itself, as the teardown watchdog, and go build for the lab binaries",
 		"providers/kind/enginetest/enginetest.go": "test harness only: podman/docker with a test's own arguments, apt-get installing fixed packages, bash on the repository's tools/nodeimage/build.sh",
 		"providers/kind/enginetest/docker.go":     "test harness only: a private dockerd with fixed arguments",
 		"lab/lesson/shell.go":                     "lab doc test: bash, for the lesson's commands",
 		"lab/verify/verifytest/verifytest.go":     "test harness only: kubectl and the lab binary with a test's own arguments",
+		"bench/peak/main.go":                      "benchmark tool: the command line it is given, as time(1) runs it",
 	}
 	runsShell := map[string]string{
 		"providers/kind/enginetest/enginetest.go": "the repository's own tools/nodeimage/build.sh, no input from a user",

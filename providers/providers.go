@@ -4,6 +4,7 @@ package providers
 
 import (
 	"labs.dev/lab/lab/resource"
+	"labs.dev/lab/providers/existing"
 	"labs.dev/lab/providers/helm"
 	"labs.dev/lab/providers/kind"
 	"labs.dev/lab/providers/kube"
@@ -28,8 +29,10 @@ func Kinds(cfg Config) map[string]resource.Kind {
 		// one entry per kind, e.g. kind.New(cfg.Kube), kubernetes.Namespace(cfg.Kube), ...
 		kubernetes.Namespace(cfg.Kube),
 		kubernetes.Manifest(cfg.Kube),
+		kubernetes.KubeconfigFile(cfg.Kube),
 		helm.Release(),
 		kind.New(cfg.Kube),
+		existing.New(cfg.Kube),
 	} {
 		kinds[k.Type()] = k
 	}

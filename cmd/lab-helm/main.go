@@ -1,7 +1,8 @@
 // Command lab-helm is the helm worker of lab's helm_release: it serves one
 // JSON request on stdin (plan, apply or delete of one release) and answers
-// on stdout, with progress events on stderr. It exists so that only this
-// process, not every lab command, pays for linking helm.
+// on stdout, with progress events on stderr; with -serve, every release of
+// a lab command in one process (providers/helm/wire.Envelope). It exists
+// so that only this process, not every lab command, pays for linking helm.
 package main
 
 import (
@@ -14,6 +15,9 @@ import (
 
 func main() {
 	watchParent()
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		os.Exit(worker.ServeMain(os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(worker.Main(os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -9,7 +9,7 @@ func (a *app) commands() []*cobra.Command {
 		a.planCmd(), a.applyCmd(), a.destroyCmd(),
 		a.validateCmd(), a.fmtCmd(), a.graphCmd(), a.statusCmd(), a.outputCmd(),
 		a.forceUnlockCmd(), a.versionCmd(), a.doctorCmd(),
-		a.verifyCmd(), a.listCmd(), a.showCmd(), a.testCmd(), a.resetCmd(),
+		a.verifyCmd(), a.boardCmd(), a.listCmd(), a.showCmd(), a.testCmd(), a.resetCmd(),
 		a.docCmd(), a.envCmd(),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -111,23 +112,59 @@ func (a *app) labs(names []string) (*config.Config, []*verify.Lab, error) {
 	if len(names) == 0 {
 		return cfg, labs, nil
 	}
-	byName := map[string]*verify.Lab{}
+	// A lab block with for_each or count is several labs, one per
+	// learner: its name stands for them all.
+	byName := map[string][]*verify.Lab{}
 	var all []string
 	for _, l := range labs {
-		byName[l.Name] = l
-		all = append(all, l.Name)
+		if byName[l.Name] == nil {
+			all = append(all, l.Name)
+		}
+		byName[l.Name] = append(byName[l.Name], l)
 	}
 	var out []*verify.Lab
 	seen := map[string]bool{}
 	for _, n := range names {
-		l, ok := byName[n]
+		ls, ok := byName[n]
 		if !ok {
 			return nil, nil, fmt.Errorf("there is no lab %q in %s; labs: %s (lab list shows them)", n, a.displayPath(cfg), strings.Join(all, ", "))
 		}
 		if !seen[n] {
 			seen[n] = true
-			out = append(out, l)
+			out = append(out, ls...)
 		}
 	}
 	return cfg, out, nil
+}
+
+// learnerLabs keeps, of labs, the instances of the learner named (the
+// for_each key or count index of a lab block with one); every learner's
+// when learner is "".
+func (a *app) learnerLabs(cfg *config.Config, labs []*verify.Lab, learner string) ([]*verify.Lab, error) {
+	var out, single []*verify.Lab
+	learners := map[string]bool{}
+	var names []string
+	for _, l := range labs {
+		if !l.Multi {
+			single = append(single, l)
+			continue
+		}
+		if !learners[l.Learner()] {
+			learners[l.Learner()] = true
+			names = append(names, l.Learner())
+		}
+		if learner == "" || l.Learner() == learner {
+			out = append(out, l)
+		}
+	}
+	switch {
+	case len(learners) == 0:
+		return nil, exit(exitNotChecked, fmt.Errorf("no lab of %s has learners: a lab block is per learner when it has for_each (for_each = var.learners) or count, and its checks name the learner's namespaces with each.key", a.displayPath(cfg)))
+	case len(out) == 0:
+		sort.Strings(names)
+		return nil, exit(exitNotChecked, fmt.Errorf("there is no learner %q; learners: %s", learner, strings.Join(names, ", ")))
+	case len(single) > 0 && learner != "":
+		return nil, exit(exitNotChecked, fmt.Errorf("lab %s has no learners (no for_each or count), so --learner does not apply to it; name the labs that have, or leave %s out", single[0].Name, single[0].Name))
+	}
+	return out, nil
 }

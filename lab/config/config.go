@@ -11,10 +11,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -38,12 +38,21 @@ type Config struct {
 
 	Variables map[string]*Variable
 	Locals    map[string]*Local
-	Resources []*Resource // in file order
+	// Blocks are the resource blocks as written, in file order; Resources
+	// their instances (one per block, or one per for_each key or count
+	// index), in file order and then by key.
+	Blocks    []*Block
+	Resources []*Resource
 	Outputs   []*Output
-	Labs      []*Lab
+	// Labs are the lab blocks' instances, as Resources are.
+	Labs []*Lab
 
-	values map[string]cty.Value // variable values, set by Load
-	kinds  map[string]resource.Kind
+	values    map[string]cty.Value // variable values, set by Load
+	kinds     map[string]resource.Kind
+	byAddr    map[resource.Addr]*Resource
+	blocks    map[resource.Addr]*Block
+	labBlocks []*labBlock
+	statics   statics
 }
 
 // Variable is a `variable "name"` block.
@@ -69,13 +78,39 @@ type Local struct {
 	Expr hcl.Expression
 }
 
-// Resource is a `resource "type" "name"` block.
+// Block is a `resource "type" "name"` block as written. With for_each
+// or count it stands for several instances, each a Resource.
+type Block struct {
+	Addr resource.Addr // without a key
+	Kind resource.Kind
+	// Body holds the arguments, without the engine's (depends_on,
+	// cluster, for_each, count).
+	Body hcl.Body
+	// ForEach and Count are the expressions that make instances; nil
+	// when absent.
+	ForEach, Count hcl.Expression
+	DeclRange      hcl.Range
+
+	dependsOn   []hcl.Expression
+	clusterExpr hcl.Expression
+	instances   expansion
+	needsOnce   sync.Once
+	needs       *needs
+}
+
+// Multi reports whether the block has for_each or count: references to
+// it name a collection of instances.
+func (b *Block) Multi() bool { return b.ForEach != nil || b.Count != nil }
+
+// Resource is one instance of a resource block: the block itself, or
+// the instance of one for_each key or count index.
 type Resource struct {
-	Addr resource.Addr
+	// Addr holds the instance key, if any.
+	Addr  resource.Addr
+	Block *Block
 	// Body holds the arguments, without depends_on.
-	Body      hcl.Body
-	Kind      resource.Kind
-	DependsOn []resource.Addr
+	Body hcl.Body
+	Kind resource.Kind
 	// Deps is every resource this one needs: references (also through
 	// locals), depends_on and Cluster, sorted, without duplicates.
 	Deps []resource.Addr
@@ -87,6 +122,9 @@ type Resource struct {
 	// clusterExpr is the cluster argument, nil when not set.
 	clusterExpr hcl.Expression
 	DeclRange   hcl.Range
+	// each is each.value as for_each gave it at load (cty.NilVal without
+	// for_each); Decode evaluates it again against what is known then.
+	each cty.Value
 }
 
 // Output is an `output "name"` block.
@@ -101,12 +139,24 @@ type Output struct {
 	DeclRange hcl.Range
 }
 
-// Lab is a `lab "name"` block; lab/verify decodes its body.
+// Lab is an instance of a `lab "name"` block (the block itself, or one
+// for_each key or count index); lab/verify decodes its body.
 type Lab struct {
-	Name      string
+	Name string
+	// Key is the instance key; zero for a block without for_each or count.
+	Key resource.Key
+	// Multi is true when the block has for_each or count (even with one
+	// instance): its instances are a lab's learners.
+	Multi     bool
 	Body      hcl.Body
 	DeclRange hcl.Range
+	forEach   hcl.Expression
+	each      cty.Value
 }
+
+// Address names the instance as commands print it: deploy-fleet,
+// deploy-fleet["alice"].
+func (l *Lab) Address() string { return l.Name + l.Key.String() }
 
 // Options control Load.
 type Options struct {
@@ -153,6 +203,7 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	// bodies only makes sense once names resolve.
 	diags = append(diags, c.decode(f.Body)...)
 	diags = append(diags, c.resolveVars(opts)...)
+	diags = append(diags, c.expand()...)
 	diags = append(diags, c.checkReferences()...)
 	diags = append(diags, notCovered(c.checkResources(), diags)...)
 	return c, sortDiags(diags)
@@ -284,7 +335,7 @@ func (c *Config) decode(body hcl.Body) hcl.Diagnostics {
 			r, d := c.decodeResource(b)
 			diags = append(diags, d...)
 			if r != nil && !dup("resource", r.Addr.String(), b.DefRange) {
-				c.Resources = append(c.Resources, r)
+				c.Blocks = append(c.Blocks, r)
 			}
 		case "output":
 			if !validName(b.Labels[0], b.LabelRanges[0], &diags) || dup("output", b.Labels[0], b.DefRange) {
@@ -299,19 +350,21 @@ func (c *Config) decode(body hcl.Body) hcl.Diagnostics {
 			if !validName(b.Labels[0], b.LabelRanges[0], &diags) || dup("lab", b.Labels[0], b.DefRange) {
 				continue
 			}
-			c.Labs = append(c.Labs, &Lab{Name: b.Labels[0], Body: b.Body, DeclRange: b.DefRange})
+			l, d := decodeLab(b)
+			diags = append(diags, d...)
+			c.labBlocks = append(c.labBlocks, l)
 		}
 	}
 	return diags
 }
 
-func (c *Config) decodeResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
+func (c *Config) decodeResource(b *hcl.Block) (*Block, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	typ, name := b.Labels[0], b.Labels[1]
 	if !validName(name, b.LabelRanges[1], &diags) {
 		return nil, diags
 	}
-	r := &Resource{Addr: resource.Addr{Type: typ, Name: name}, DeclRange: b.DefRange}
+	r := &Block{Addr: resource.Addr{Type: typ, Name: name}, DeclRange: b.DefRange}
 	kind, ok := c.kinds[typ]
 	if !ok {
 		diags = append(diags, &hcl.Diagnostic{
@@ -325,7 +378,7 @@ func (c *Config) decodeResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 	r.Kind = kind
 	// depends_on, and cluster for kinds whose resources live in one, are
 	// the engine's arguments: the kind never sees them.
-	meta := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "depends_on"}}}
+	meta := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "depends_on"}, {Name: "for_each"}, {Name: "count"}}}
 	if _, ok := kind.(resource.InCluster); ok {
 		meta.Attributes = append(meta.Attributes, hcl.AttributeSchema{Name: "cluster"})
 	}
@@ -336,39 +389,48 @@ func (c *Config) decodeResource(b *hcl.Block) (*Resource, hcl.Diagnostics) {
 		r.clusterExpr = a.Expr
 	}
 	if a, ok := content.Attributes["depends_on"]; ok {
-		deps, d := decodeDependsOn(a)
+		exprs, d := hcl.ExprList(a.Expr)
 		diags = append(diags, d...)
-		r.DependsOn = deps
+		r.dependsOn = exprs
 	}
+	r.ForEach, r.Count = metaExprs(content, &diags)
 	return r, diags
 }
 
-func decodeDependsOn(a *hcl.Attribute) ([]resource.Addr, hcl.Diagnostics) {
-	exprs, diags := hcl.ExprList(a.Expr)
-	if diags.HasErrors() {
-		return nil, diags
+// metaExprs reads for_each and count, which exclude each other.
+func metaExprs(content *hcl.BodyContent, diags *hcl.Diagnostics) (forEach, count hcl.Expression) {
+	if a, ok := content.Attributes["for_each"]; ok {
+		forEach = a.Expr
 	}
-	var deps []resource.Addr
-	for _, e := range exprs {
-		trav, d := hcl.AbsTraversalForExpr(e)
-		if d.HasErrors() || len(trav) < 2 {
-			diags = append(diags, &hcl.Diagnostic{
+	if a, ok := content.Attributes["count"]; ok {
+		if forEach != nil {
+			*diags = append(*diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  "Invalid depends_on entry",
-				Detail:   "Each entry of depends_on must name a resource, like namespace.dev (no quotes).",
-				Subject:  e.Range().Ptr(),
+				Summary:  "Invalid combination of count and for_each",
+				Detail:   "A block may have count or for_each, not both: for_each makes one instance per key, count one per index. Keep one.",
+				Subject:  a.NameRange.Ptr(),
 			})
-			continue
+		} else {
+			count = a.Expr
 		}
-		name, ok := trav[1].(hcl.TraverseAttr)
-		if !ok {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid depends_on entry",
-				Detail: "Each entry of depends_on must name a resource, like namespace.dev.", Subject: e.Range().Ptr()})
-			continue
-		}
-		deps = append(deps, resource.Addr{Type: trav.RootName(), Name: name.Name})
 	}
-	return deps, diags
+	return forEach, count
+}
+
+// labBlock is a lab block as written; expand makes its instances.
+type labBlock struct {
+	name           string
+	body           hcl.Body
+	forEach, count hcl.Expression
+	declRange      hcl.Range
+}
+
+func decodeLab(b *hcl.Block) (*labBlock, hcl.Diagnostics) {
+	meta := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "for_each"}, {Name: "count"}}}
+	content, rest, diags := b.Body.PartialContent(meta)
+	l := &labBlock{name: b.Labels[0], body: rest, declRange: b.DefRange}
+	l.forEach, l.count = metaExprs(content, &diags)
+	return l, diags
 }
 
 func decodeOutput(b *hcl.Block) (*Output, hcl.Diagnostics) {
@@ -431,9 +493,20 @@ func (c *Config) checkResources() hcl.Diagnostics {
 	// error) is reported here; a cycle among locals by checkReferences.
 	ctx, _, diags := c.evalContext(nil)
 	decoded := map[resource.Addr]cty.Value{}
+	// The instances of one block share its body: say each problem once.
+	seen := map[string]bool{}
 	for _, r := range c.Resources {
-		v, d := hcldec.Decode(r.Body, r.Kind.Schema(), ctx)
-		diags = append(diags, d...)
+		v, d := r.Decode(ctx)
+		for _, x := range d {
+			key := x.Summary + "\x00" + x.Detail
+			if x.Subject != nil {
+				key += "\x00" + x.Subject.String()
+			}
+			if !seen[key] {
+				seen[key] = true
+				diags = append(diags, x)
+			}
+		}
 		if !d.HasErrors() {
 			decoded[r.Addr] = v
 		}
@@ -461,8 +534,11 @@ func notCovered(diags, earlier hcl.Diagnostics) hcl.Diagnostics {
 	return out
 }
 
-// Resource returns the resource with address a.
+// Resource returns the resource instance with address a.
 func (c *Config) Resource(a resource.Addr) *Resource {
+	if c.byAddr != nil {
+		return c.byAddr[a]
+	}
 	for _, r := range c.Resources {
 		if r.Addr == a {
 			return r
@@ -471,7 +547,21 @@ func (c *Config) Resource(a resource.Addr) *Resource {
 	return nil
 }
 
-// Lab returns the lab block named name.
+// Block returns the resource block with address a (its key ignored).
+func (c *Config) Block(a resource.Addr) *Block {
+	a = a.Block()
+	if c.blocks != nil {
+		return c.blocks[a]
+	}
+	for _, b := range c.Blocks {
+		if b.Addr == a {
+			return b
+		}
+	}
+	return nil
+}
+
+// Lab returns the first instance of the lab block named name.
 func (c *Config) Lab(name string) *Lab {
 	for _, l := range c.Labs {
 		if l.Name == name {

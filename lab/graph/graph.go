@@ -73,6 +73,9 @@ func (g *Graph) Dependents(a resource.Addr) []resource.Addr { return sorted(g.de
 // dominates Walk's own cost on large graphs.
 func compare(a, b resource.Addr) int {
 	if a.Type == b.Type {
+		if a.Name == b.Name {
+			return resource.CompareKeys(a.Key, b.Key)
+		}
 		return strings.Compare(a.Name, b.Name)
 	}
 	n := min(len(a.Type), len(b.Type))

@@ -9,14 +9,28 @@ import (
 	"labs.dev/lab/lab/resource"
 )
 
-// isCluster reports whether r is a cluster others live in: when one
-// changes, what lives in it is refreshed after.
-func isCluster(r *config.Resource) bool {
+// makesCluster reports whether r is a cluster others live in that lab
+// makes (and so starts or repairs): when one changes, what lives in it
+// is refreshed after. A cluster lab only connects to (its contents
+// outlive it) answered its own refresh, so what lives in it is refreshed
+// now, even the first time it is recorded.
+func makesCluster(r *config.Resource) bool {
 	if r == nil {
 		return false
 	}
-	_, ok := r.Kind.(resource.Cluster)
-	return ok
+	c, ok := r.Kind.(resource.Cluster)
+	return ok && c.RemovesContents()
+}
+
+// connectsOnly reports whether r is a cluster lab only connects to:
+// applying it changes nothing in the cluster, so it cannot be why a
+// refresh there fails.
+func connectsOnly(r *config.Resource) bool {
+	if r == nil {
+		return false
+	}
+	c, ok := r.Kind.(resource.Cluster)
+	return ok && !c.RemovesContents()
 }
 
 // ClusterOf is the connection of the cluster r lives in (r.Cluster), read

@@ -10,7 +10,7 @@ import (
 // Evaluate decodes a resource's arguments against the values known so
 // far and separates out sensitive marks, which the kinds never see.
 func Evaluate(cfg *config.Config, r *config.Resource, known map[resource.Addr]cty.Value) (cty.Value, []resource.Path, error) {
-	ctx, diags := cfg.EvalContext(known)
+	ctx, diags := cfg.EvalContextFor(r, known)
 	val, d := r.Decode(ctx)
 	diags = append(diags, d...)
 	if diags.HasErrors() {

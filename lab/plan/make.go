@@ -89,7 +89,7 @@ func newPlan(cfg *config.Config, st *state.State, opts Options) *Plan {
 }
 
 func sortChanges(cs []*Change) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Addr.String() < cs[j].Addr.String() })
+	sort.Slice(cs, func(i, j int) bool { return resource.Compare(cs[i].Addr, cs[j].Addr) < 0 })
 }
 
 // ConfigHash hashes what a plan was made from: the lab file, var files

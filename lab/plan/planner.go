@@ -171,7 +171,7 @@ func (pl *planner) changedDep(r *config.Resource) string {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	for _, d := range r.Deps {
-		if c := pl.changed[d]; c != nil && c.Action != resource.NoOp {
+		if c := pl.changed[d]; c != nil && c.Action != resource.NoOp && !connectsOnly(pl.cfg.Resource(d)) {
 			return d.String()
 		}
 	}
@@ -188,7 +188,7 @@ func (pl *planner) unreachableDep(r *config.Resource) string {
 		if c == nil {
 			continue
 		}
-		if c.Deferred || (isCluster(pl.cfg.Resource(d)) && c.Action != resource.NoOp) {
+		if c.Deferred || (makesCluster(pl.cfg.Resource(d)) && c.Action != resource.NoOp) {
 			return d.String()
 		}
 	}

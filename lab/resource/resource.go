@@ -8,18 +8,36 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Addr names a resource block: `namespace "dev"` is {Type: "namespace", Name: "dev"}.
+// Addr names a resource instance: `namespace "dev"` is {Type: "namespace",
+// Name: "dev"}; with for_each, its instance "alice" also has Key
+// StringKey("alice") and reads namespace.dev["alice"].
 type Addr struct {
 	Type string `json:"type"`
 	Name string `json:"name"`
+	Key  Key    `json:"key,omitzero"`
 }
 
-func (a Addr) String() string { return a.Type + "." + a.Name }
+func (a Addr) String() string { return a.Type + "." + a.Name + a.Key.String() }
+
+// Block is the address of the block a is an instance of: a without its key.
+func (a Addr) Block() Addr { return Addr{Type: a.Type, Name: a.Name} }
+
+// Compare orders addresses by type, name and key (count indexes by number).
+func Compare(a, b Addr) int {
+	if c := strings.Compare(a.Type, b.Type); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	return CompareKeys(a.Key, b.Key)
+}
 
 // Kind is one type of resource block, e.g. "namespace".
 type Kind interface {

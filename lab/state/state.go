@@ -6,7 +6,6 @@ package state
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -70,6 +69,10 @@ type Resource struct {
 	// is deleted from that cluster even once its block is gone.
 	Cluster *resource.Addr `json:"cluster,omitempty"`
 	Status  string         `json:"status"`
+
+	// value is Attrs decoded, once: Load checks every resource's, and a
+	// plan reads each again.
+	value cty.Value
 }
 
 // New returns an empty state.
@@ -77,12 +80,7 @@ func New() *State {
 	return &State{Version: Version, Resources: []Resource{}}
 }
 
-func compareAddr(a, b resource.Addr) int {
-	if c := cmp.Compare(a.Type, b.Type); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Name, b.Name)
-}
+func compareAddr(a, b resource.Addr) int { return resource.Compare(a, b) }
 
 func (s *State) find(addr resource.Addr) (int, bool) {
 	return slices.BinarySearchFunc(s.Resources, addr, func(r Resource, a resource.Addr) int {
@@ -139,6 +137,9 @@ func (s *State) Value(addr resource.Addr) (cty.Value, error) {
 
 // Value decodes the resource's attributes.
 func (r *Resource) Value() (cty.Value, error) {
+	if r.value != cty.NilVal {
+		return r.value, nil
+	}
 	ty, err := ctyjson.UnmarshalType(r.AttrsType)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("state of %s: attribute types: %w", r.Addr, err)
@@ -251,9 +252,11 @@ func decode(data []byte) (*State, error) {
 		if r.Status != StatusOK && r.Status != StatusTainted {
 			return nil, fmt.Errorf("has %s with unknown status %q", r.Addr, r.Status)
 		}
-		if _, err := r.Value(); err != nil {
+		v, err := r.Value()
+		if err != nil {
 			return nil, fmt.Errorf("is damaged: %v", err)
 		}
+		s.Resources[i].value = v
 	}
 	// A hand-edited file may be out of order; lookups need it sorted.
 	slices.SortStableFunc(s.Resources, func(a, b Resource) int { return compareAddr(a.Addr, b.Addr) })

@@ -36,6 +36,11 @@ type Cluster struct {
 	// Host and Context name the cluster in errors.
 	Host, Context string
 	kubeconfig    string // to name the current context in errors
+	// AllNamespaces lists each kind once across every namespace and
+	// hands each selection its namespace's share: many learners'
+	// namespaces cost one request per kind, not one per learner. It needs
+	// cluster-wide read access (the view ClusterRole).
+	AllNamespaces bool
 
 	mu    sync.Mutex
 	lists map[string]*listing
@@ -45,6 +50,7 @@ type listing struct {
 	started time.Time
 	done    chan struct{}
 	items   []Object
+	byNS    map[string][]Object // with AllNamespaces
 	err     error
 }
 
@@ -74,7 +80,11 @@ func (c *Cluster) Objects(ctx context.Context, s *Selection, notBefore time.Time
 	if m.Scope.Name() != meta.RESTScopeNameNamespace {
 		ns = ""
 	}
-	key := m.Resource.String() + "|" + ns
+	listNS := ns
+	if c.AllNamespaces {
+		listNS = ""
+	}
+	key := m.Resource.String() + "|" + listNS
 	c.mu.Lock()
 	if c.lists == nil {
 		c.lists = map[string]*listing{}
@@ -83,12 +93,15 @@ func (c *Cluster) Objects(ctx context.Context, s *Selection, notBefore time.Time
 	if l == nil || l.started.Before(notBefore) {
 		l = &listing{started: time.Now(), done: make(chan struct{})}
 		c.lists[key] = l
-		go c.list(l, m, ns, s)
+		go c.list(l, m, listNS, s)
 	}
 	c.mu.Unlock()
 	select {
 	case <-l.done:
-		return l.items, l.err
+		if l.err != nil || listNS == ns {
+			return l.items, l.err
+		}
+		return l.byNS[ns], nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -116,12 +129,24 @@ func (c *Cluster) list(l *listing, m *meta.RESTMapping, ns string, s *Selection)
 		}
 		l.items = append(l.items, NewObject(obj))
 	}
+	if c.AllNamespaces {
+		l.byNS = map[string][]Object{}
+		for i, o := range l.items {
+			ns := list.Items[i].GetNamespace()
+			l.byNS[ns] = append(l.byNS[ns], o)
+		}
+	}
 }
 
 // Elsewhere finds objects named like a missing one in other namespaces.
 func (c *Cluster) Elsewhere(ctx context.Context, s *Selection) []ObjectRef {
 	m, err := mapping(c.mapper, s.APIVersion, s.Kind)
 	if err != nil || m.Scope.Name() != meta.RESTScopeNameNamespace || s.Name == "" {
+		return nil
+	}
+	if c.AllNamespaces {
+		// Across many learners, another namespace holding the object
+		// is most often another learner's work, not this one's mistake.
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

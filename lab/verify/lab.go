@@ -27,9 +27,16 @@ import (
 // for a Deployment to roll out.
 const DefaultTimeout = 10 * time.Second
 
-// Lab is a decoded `lab "name"` block.
+// Lab is a decoded `lab "name"` block, or one instance of one with
+// for_each or count: a learner's copy of the lab.
 type Lab struct {
-	Name  string
+	Name string
+	// Key is the instance key (each.key, count.index); zero for a lab
+	// block without for_each or count.
+	Key resource.Key
+	// Multi is true for a block with for_each or count: its instances
+	// are its learners.
+	Multi bool
 	Title string
 	// Task is the learner's instructions, as the author wrote them.
 	Task string
@@ -46,6 +53,13 @@ type Lab struct {
 	ctx   *hcl.EvalContext
 	files map[string]*hcl.File
 }
+
+// Address names the instance: deploy-fleet, deploy-fleet["alice"].
+func (l *Lab) Address() string { return l.Name + l.Key.String() }
+
+// Learner is the instance's key as a learner is named on the command
+// line (alice, 0); "" for a lab block without for_each or count.
+func (l *Lab) Learner() string { return l.Key.Raw() }
 
 // Check is a `check "name"` block: selections and assertions on them.
 type Check struct {
@@ -151,9 +165,20 @@ func Decode(cfg *config.Config, known map[resource.Addr]cty.Value) ([]*Lab, hcl.
 		types[r.Addr.Type] = true
 	}
 	var labs []*Lab
+	// The instances of one block share its body: say each problem once.
+	seen := map[string]bool{}
 	for _, l := range cfg.Labs {
-		lab, d := decodeLab(cfg, l, ctx, types)
-		diags = append(diags, d...)
+		lab, d := decodeLab(cfg, l, l.Scope(ctx), types)
+		for _, x := range d {
+			key := x.Summary + "\x00" + x.Detail
+			if x.Subject != nil {
+				key += "\x00" + x.Subject.String()
+			}
+			if !seen[key] {
+				seen[key] = true
+				diags = append(diags, x)
+			}
+		}
 		if lab != nil {
 			labs = append(labs, lab)
 		}
@@ -163,7 +188,7 @@ func Decode(cfg *config.Config, known map[resource.Addr]cty.Value) ([]*Lab, hcl.
 
 func decodeLab(cfg *config.Config, l *config.Lab, ctx *hcl.EvalContext, types map[string]bool) (*Lab, hcl.Diagnostics) {
 	content, diags := l.Body.Content(labSchema)
-	lab := &Lab{Name: l.Name, Timeout: DefaultTimeout, DeclRange: l.DeclRange, ctx: ctx, files: cfg.Files}
+	lab := &Lab{Name: l.Name, Key: l.Key, Multi: l.Multi, Timeout: DefaultTimeout, DeclRange: l.DeclRange, ctx: ctx, files: cfg.Files}
 	if a, ok := content.Attributes["title"]; ok {
 		diags = append(diags, evalString(a, ctx, &lab.Title)...)
 	}

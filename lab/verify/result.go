@@ -29,11 +29,14 @@ type Result struct {
 	Duration time.Duration `json:"-"`
 }
 
-// LabResult holds one lab's checks.
+// LabResult holds one lab's checks. Name is the lab instance's address
+// (deploy-fleet["alice"]); Lab and Learner its block name and key.
 type LabResult struct {
-	Name   string        `json:"name"`
-	Title  string        `json:"title,omitempty"`
-	Checks []CheckResult `json:"checks"`
+	Name    string        `json:"name"`
+	Lab     string        `json:"lab,omitempty"`
+	Learner string        `json:"learner,omitempty"`
+	Title   string        `json:"title,omitempty"`
+	Checks  []CheckResult `json:"checks"`
 }
 
 // CheckResult is one check's outcome after its retries.

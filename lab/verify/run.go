@@ -40,7 +40,10 @@ func Run(ctx context.Context, labs []*Lab, opts Options) *Result {
 	var cbMu sync.Mutex
 	sem := make(chan struct{}, maxParallel)
 	for _, l := range labs {
-		lr := LabResult{Name: l.Name, Title: l.Title, Checks: make([]CheckResult, len(l.Checks))}
+		lr := LabResult{Name: l.Address(), Title: l.Title, Checks: make([]CheckResult, len(l.Checks))}
+		if l.Multi {
+			lr.Lab, lr.Learner = l.Name, l.Learner()
+		}
 		res.Labs = append(res.Labs, lr)
 		for i, c := range l.Checks {
 			wg.Add(1)
@@ -155,7 +158,7 @@ func onlyMissing(r CheckResult) bool {
 }
 
 func attemptCheck(ctx context.Context, l *Lab, c *Check, src Source, notBefore time.Time) CheckResult {
-	r := CheckResult{Lab: l.Name, Name: c.Name, Status: Passed}
+	r := CheckResult{Lab: l.Address(), Name: c.Name, Status: Passed}
 	vars := map[string]cty.Value{}
 	singles := map[string]bool{}
 	var seen [][]Object // what each selection matched, for written()

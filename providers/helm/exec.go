@@ -1,17 +1,11 @@
 package helm
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/helm/wire"
@@ -48,56 +42,6 @@ func workerPath() (string, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-// call runs one worker process for req and relays its events.
-func call(ctx context.Context, env resource.Env, addr resource.Addr, req wire.Request) (*wire.Response, error) {
-	bin, err := workerPath()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", addr, err)
-	}
-	in, err := json.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encode the request for %s: %w", addr, WorkerName, err)
-	}
-	cmd := exec.CommandContext(ctx, bin)
-	// SIGTERM, not SIGKILL: helm then marks the release failed instead of
-	// leaving it pending, and the next apply can carry on.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	cmd.SysProcAttr = workerAttr()
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	relay := &eventRelay{env: env, addr: addr}
-	cmd.Stderr = relay
-	start := time.Now()
-	runErr := cmd.Run()
-	relay.flush()
-	if env.Log != nil {
-		env.Log.Debug("lab-helm finished", "resource", addr.String(), "op", string(req.Op), "elapsed", time.Since(start))
-	}
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: helm %s of release %q interrupted: %w", addr, req.Op, req.Name, ctx.Err())
-	}
-	if runErr != nil {
-		var exit *exec.ExitError
-		if errors.As(runErr, &exit) {
-			return nil, fmt.Errorf("%s: %s (%s) failed with %v%s", addr, WorkerName, bin, runErr, relay.plainTail())
-		}
-		return nil, fmt.Errorf("%s: run %s (%s): %w", addr, WorkerName, bin, runErr)
-	}
-	var resp wire.Response
-	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
-		return nil, fmt.Errorf("%s: %s (%s) gave no readable answer: %v%s; is it from the same build as lab? (make build)", addr, WorkerName, bin, err, relay.plainTail())
-	}
-	if resp.Error != "" {
-		if b := resp.Blocked; b != nil {
-			return &resp, blockedError(addr, b, shortenObjects(resp.Error))
-		}
-		return &resp, fmt.Errorf("%s: %s", addr, shortenObjects(resp.Error))
-	}
-	return &resp, nil
 }
 
 // blockedError says first what kept the release from being ready, then
@@ -165,49 +109,14 @@ func matchingBrace(s string, open int) int {
 	return -1
 }
 
-// eventRelay reads the worker's stderr line by line: JSON events go to the
-// UI or the log, anything else (a crash) is kept for the error message.
+// eventRelay hands the events of one call to the UI or the log.
 type eventRelay struct {
-	env   resource.Env
-	addr  resource.Addr
-	buf   []byte
-	plain []string
+	env  resource.Env
+	addr resource.Addr
 }
 
-func (r *eventRelay) Write(p []byte) (int, error) {
-	r.buf = append(r.buf, p...)
-	for {
-		i := bytes.IndexByte(r.buf, '\n')
-		if i < 0 {
-			break
-		}
-		r.line(r.buf[:i])
-		r.buf = r.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (r *eventRelay) flush() {
-	if len(r.buf) > 0 {
-		r.line(r.buf)
-		r.buf = nil
-	}
-}
-
-func (r *eventRelay) line(b []byte) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return
-	}
-	var ev wire.Event
-	if b[0] != '{' || json.Unmarshal(b, &ev) != nil || ev.Level == "" {
-		const keep = 20
-		r.plain = append(r.plain, string(b))
-		if len(r.plain) > keep {
-			r.plain = r.plain[len(r.plain)-keep:]
-		}
-		return
-	}
+// event hands one of the worker's events to the UI or the log.
+func (r *eventRelay) event(ev wire.Event) {
 	switch ev.Level {
 	case wire.LevelProgress:
 		if r.env.Progress != nil {
@@ -222,11 +131,4 @@ func (r *eventRelay) line(b []byte) {
 			r.env.Log.Debug(ev.Msg, "resource", r.addr.String())
 		}
 	}
-}
-
-func (r *eventRelay) plainTail() string {
-	if len(r.plain) == 0 {
-		return ""
-	}
-	return ":\n" + strings.Join(r.plain, "\n")
 }

@@ -27,9 +27,10 @@ import (
 )
 
 // Release returns the helm_release kind.
-func Release() resource.Kind { return releaseKind{} }
+// Every call of the kind it returns goes to one lab-helm process.
+func Release() resource.Kind { return releaseKind{srv: &server{}} }
 
-type releaseKind struct{}
+type releaseKind struct{ srv *server }
 
 func (releaseKind) Type() string { return "helm_release" }
 
@@ -259,7 +260,7 @@ func (releaseKind) Validate(env resource.Env, _ resource.Addr, v cty.Value) erro
 	return err
 }
 
-func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
+func (k releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
 	a, err := parseArgs(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Addr, err)
@@ -275,7 +276,7 @@ func (releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 			}, nil
 		}
 	}
-	resp, err := call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpPlan))
+	resp, err := k.srv.call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpPlan))
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +384,7 @@ func stateOnlyDiff(prior cty.Value, a args) []resource.FieldDiff {
 	return f
 }
 
-func (releaseKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
+func (k releaseKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
 	a, err := parseArgs(req.Env, req.Cluster, req.Config)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
@@ -396,7 +397,7 @@ func (releaseKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Va
 	if p.StateOnly && hasPrior && req.Prior.Type().HasAttribute("revision") {
 		return result(req.Config, req.Prior.GetAttr("revision"), req.Prior.GetAttr("chart_version"), req.Prior.GetAttr("status")), nil
 	}
-	resp, err := call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpApply))
+	resp, err := k.srv.call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpApply))
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -421,7 +422,7 @@ func result(config, revision, chartVersion, status cty.Value) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-func (releaseKind) Delete(ctx context.Context, req resource.DeleteRequest) error {
+func (k releaseKind) Delete(ctx context.Context, req resource.DeleteRequest) error {
 	a := args{
 		Name:      resource.StringAttr(req.Prior, "name"),
 		Namespace: resource.StringAttr(req.Prior, "namespace"),
@@ -434,6 +435,6 @@ func (releaseKind) Delete(ctx context.Context, req resource.DeleteRequest) error
 	if d, err := time.ParseDuration(a.Timeout); err != nil || d <= 0 {
 		a.Timeout = "5m"
 	}
-	_, err := call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpDelete))
+	_, err := k.srv.call(ctx, req.Env, req.Addr, a.request(req.Env, req.Addr, wire.OpDelete))
 	return err
 }

@@ -260,30 +260,61 @@ func TestWorkerMissing(t *testing.T) {
 	}
 }
 
-func TestEventRelay(t *testing.T) {
+// The worker's events reach the call they are about; its answer ends it.
+func TestServingRelaysByCall(t *testing.T) {
 	var got []resource.Progress
 	e := env(t.TempDir())
 	e.Progress = func(p resource.Progress) { got = append(got, p) }
-	r := &eventRelay{env: e, addr: resource.Addr{Type: "helm_release", Name: "f"}}
-	r.Write([]byte(`{"level":"progress","msg":"waiting for 2 resources to be ready","total":2}` + "\n" + `{"level":"debug","msg":"x"}` + "\npanic: boom\n" + `{"level":"progress","msg":"do`))
-	r.Write([]byte(`ne"}`))
-	r.flush()
+	a := resource.Addr{Type: "helm_release", Name: "a"}
+	p := &serving{calls: map[uint64]*pending{
+		1: {relay: &eventRelay{env: e, addr: a}, resp: make(chan *wire.Response, 1)},
+		2: {relay: &eventRelay{env: env(t.TempDir()), addr: resource.Addr{Type: "helm_release", Name: "b"}}, resp: make(chan *wire.Response, 1)},
+	}}
+	lines := `{"id":1,"event":{"level":"progress","msg":"waiting for 2 resources to be ready","total":2}}
+{"id":2,"event":{"level":"progress","msg":"not a's"}}
+{"id":1,"event":{"level":"debug","msg":"x"}}
+{"id":1,"event":{"level":"progress","msg":"1 of 2 resources ready: …","done":1,"total":2,"blocked":{"object":"Deployment dev/fleet","reason":"FailedScheduling","message":"0/1 nodes are available: 1 Insufficient cpu","group":"pods could not be scheduled (Insufficient cpu)"},"stalled":true}}
+{"id":1,"response":{"release":{"name":"fleet","namespace":"staging","revision":3,"status":"deployed","chart_name":"fleet","chart_version":"0.1.0"}}}
+{"id":1,"event":{"level":"progress","msg":"after the answer"}}
+`
+	p.read(strings.NewReader(lines))
+	// What blocks crosses over, and a stall stays marked.
+	b := &resource.Blocked{Object: "Deployment dev/fleet", Reason: "FailedScheduling", Message: "0/1 nodes are available: 1 Insufficient cpu", Group: "pods could not be scheduled (Insufficient cpu)"}
 	want := []resource.Progress{
-		{Addr: r.addr, Msg: "waiting for 2 resources to be ready", Total: 2},
-		{Addr: r.addr, Msg: "done"},
+		{Addr: a, Msg: "waiting for 2 resources to be ready", Total: 2},
+		{Addr: a, Msg: "1 of 2 resources ready: …", Done: 1, Total: 2, Blocked: b, Stalled: true},
 	}
-	if !reflect.DeepEqual(got, want) || r.plainTail() != ":\npanic: boom" {
-		t.Fatalf("progress %+v, plain %q", got, r.plainTail())
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("progress %+v, want %+v", got, want)
+	}
+	select {
+	case r := <-p.calls[2].resp:
+		t.Errorf("call 2 answered %+v", r)
+	default:
+	}
+	if _, open := p.calls[1]; open {
+		t.Error("call 1 is still open after its answer")
+	}
+}
+
+// A worker that dies says so with its last words, and the next call
+// starts another.
+func TestWorkerDies(t *testing.T) {
+	bin := t.TempDir()
+	script := "#!/bin/sh\necho 'panic: boom' >&2\nexit 2\n"
+	if err := os.WriteFile(filepath.Join(bin, WorkerName), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LAB_BIN_DIR", bin)
+	s := &server{}
+	a := resource.Addr{Type: "helm_release", Name: "f"}
+	for i := 0; i < 2; i++ {
+		_, err := s.call(context.Background(), env(t.TempDir()), a, wire.Request{Version: wire.Version, Op: wire.OpPlan, Name: "f"})
+		if err == nil || !strings.Contains(err.Error(), "panic: boom") || !strings.Contains(err.Error(), "helm_release.f") {
+			t.Fatalf("call %d: err = %v", i, err)
+		}
 	}
 
-	// What blocks crosses over, and a stall stays marked.
-	got = nil
-	r.Write([]byte(`{"level":"progress","msg":"1 of 2 resources ready: …","done":1,"total":2,"blocked":{"object":"Deployment dev/fleet","reason":"FailedScheduling","message":"0/1 nodes are available: 1 Insufficient cpu","group":"pods could not be scheduled (Insufficient cpu)"},"stalled":true}` + "\n"))
-	b := &resource.Blocked{Object: "Deployment dev/fleet", Reason: "FailedScheduling", Message: "0/1 nodes are available: 1 Insufficient cpu", Group: "pods could not be scheduled (Insufficient cpu)"}
-	want = []resource.Progress{{Addr: r.addr, Msg: "1 of 2 resources ready: …", Done: 1, Total: 2, Blocked: b, Stalled: true}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("progress %+v, want %+v", got, want)
-	}
 }
 
 // A release whose wait timed out says what blocked it first, and only once.

@@ -120,6 +120,8 @@ type Client struct {
 	// Mapper maps kinds to resources; it asks the server lazily, once.
 	Mapper    meta.ResettableRESTMapper
 	Discovery discovery.CachedDiscoveryInterface
+
+	access access
 }
 
 // Connections are one command's connections to its clusters, built once

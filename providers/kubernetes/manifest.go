@@ -356,16 +356,42 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 		stale = append(stale, p.id)
 	}
 	live, err := fetch(ctx, c, refs)
+	if apierrors.IsForbidden(err) {
+		// Say every permission the plan needs, not just the first.
+		var needs []kube.Access
+		for _, ref := range refs {
+			ns := ref.id.Namespace
+			if !ref.namespaced {
+				ns = ""
+			}
+			for _, verb := range []string{"get", "create", "patch"} {
+				needs = append(needs, kube.Access{Verb: verb, Resource: ref.gvr, Namespace: ns})
+			}
+		}
+		if derr := c.RequireAll(ctx, needs); derr != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, derr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 
 	var fields []resource.FieldDiff
 	var deleted, changed, absent int
+	var needs []kube.Access // what apply will ask of the cluster
+	need := func(verb string, gvr schema.GroupVersionResource, ns string, namespaced bool) {
+		if !namespaced {
+			ns = ""
+		}
+		needs = append(needs, kube.Access{Verb: verb, Resource: gvr, Namespace: ns})
+	}
 	for _, it := range items {
 		p, was := prior[it.id]
 		l := live[it.id]
 		if l == nil {
+			if it.served {
+				need("create", it.gvr, it.id.Namespace, it.namespaced)
+			}
 			absent++
 			fd := resource.FieldDiff{Path: it.id.String(), New: "(create)"}
 			if was {
@@ -403,8 +429,19 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 		if n > 0 && unchanged {
 			changed++
 		}
+		if n > 0 || !inState {
+			need("patch", it.gvr, it.id.Namespace, it.namespaced)
+		}
 	}
 	pruned := 0
+	for _, ref := range refs {
+		if l := live[ref.id]; l != nil && !declared[ref.id] && req.Owner.Owns(l.GetLabels()) {
+			need("delete", ref.gvr, ref.id.Namespace, ref.namespaced)
+		}
+	}
+	if err := c.RequireAll(ctx, needs); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
+	}
 	for _, id := range stale {
 		if l := live[id]; l != nil && req.Owner.Owns(l.GetLabels()) {
 			pruned++

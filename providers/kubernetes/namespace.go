@@ -151,11 +151,20 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	}
 	live, err := c.Dynamic.Resource(namespaces).Get(ctx, cfg.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		if err := c.Require(ctx, kube.Access{Verb: "create", Resource: namespaces}); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, err)
+		}
 		ch := &resource.Change{Action: resource.Create}
 		if inState {
 			ch.Drift, ch.Reason = true, "deleted outside lab"
 		}
 		return ch, nil
+	}
+	if apierrors.IsForbidden(err) {
+		// Say every permission the plan needs, not just the first.
+		if derr := c.RequireAll(ctx, []kube.Access{{Verb: "get", Resource: namespaces}, {Verb: "create", Resource: namespaces}, {Verb: "patch", Resource: namespaces}}); derr != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, derr)
+		}
 	}
 	if err != nil {
 		return nil, reach(c, fmt.Sprintf("%s: read namespace %s", req.Addr, cfg.name), err)
@@ -191,6 +200,11 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	check("labels", want.GetLabels(), live.GetLabels(), cfg.labels, resource.StringMapAttr(req.Prior, "labels"))
 	check("annotations", want.GetAnnotations(), live.GetAnnotations(), cfg.annotations, resource.StringMapAttr(req.Prior, "annotations"))
 
+	if !inState || len(fields) > 0 {
+		if err := c.Require(ctx, kube.Access{Verb: "patch", Resource: namespaces}); err != nil {
+			return nil, fmt.Errorf("%s: %w", req.Addr, err)
+		}
+	}
 	switch {
 	case !inState && owned:
 		return &resource.Change{Action: resource.Create, Fields: fields,

@@ -32,7 +32,7 @@ func (x listHuman) Labs(labs []*verify.Lab) error {
 	v := x.v
 	tw := tabwriter.NewWriter(v.out, 0, 4, 2, ' ', 0)
 	for _, l := range labs {
-		fmt.Fprintf(tw, "%s\t%s\n", l.Name, l.Title)
+		fmt.Fprintf(tw, "%s\t%s\n", l.Address(), l.Title)
 	}
 	return tw.Flush()
 }
@@ -41,13 +41,14 @@ func (x listJSON) Labs(labs []*verify.Lab) error {
 	v := x.v
 	type item struct {
 		Name       string   `json:"name"`
+		Learner    string   `json:"learner,omitempty"`
 		Title      string   `json:"title,omitempty"`
 		Checks     int      `json:"checks"`
 		Namespaces []string `json:"namespaces,omitempty"`
 	}
 	out := []item{}
 	for _, l := range labs {
-		out = append(out, item{Name: l.Name, Title: l.Title, Checks: len(l.Checks), Namespaces: l.Namespaces})
+		out = append(out, item{Name: l.Name, Learner: l.Learner(), Title: l.Title, Checks: len(l.Checks), Namespaces: l.Namespaces})
 	}
 	v.writeJSON(out)
 	return nil

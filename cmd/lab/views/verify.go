@@ -17,6 +17,8 @@ type Verify interface {
 	// check could run once, as the error it returns, instead of under
 	// every check.
 	Result(res *verify.Result) error
+	// Learners reports lab verify --all-learners: learners × checks.
+	Learners(res *verify.Result) error
 }
 
 // Test is lab test's view.
@@ -65,6 +67,22 @@ func (x verifyJSON) Result(res *verify.Result) error {
 	v := x.v
 	_ = report.JSON(v.doc, res)
 	return nil
+}
+
+func (x verifyHuman) Learners(res *verify.Result) error {
+	if err := oneError(res); err != nil {
+		return err
+	}
+	report.LearnerTable(res).Text(x.v.out)
+	return nil
+}
+
+func (x verifyJSON) Learners(res *verify.Result) error {
+	return report.LearnerTable(res).JSON(x.v.doc)
+}
+
+func (x verifyJUnit) Learners(res *verify.Result) error {
+	return report.LearnerTable(res).JUnit(x.v.doc)
 }
 
 func (x verifyJUnit) Result(res *verify.Result) error {

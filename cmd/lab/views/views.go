@@ -88,6 +88,7 @@ type Views interface {
 	List() List
 	Show() Show
 	Verify() Verify
+	Board() Board
 	Test() Test
 	Reset() Reset
 	DocTest(verbose bool) DocTest

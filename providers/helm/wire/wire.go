@@ -1,7 +1,8 @@
 // Package wire is the protocol between providers/helm (inside lab) and its
 // worker process lab-helm: one JSON Request on the worker's stdin, one JSON
-// Response on its stdout, and Event lines on its stderr. It must not import
-// helm, so that lab itself never links helm.
+// Response on its stdout, and Event lines on its stderr; or, with
+// lab-helm -serve, many requests at once as Envelope lines both ways. It
+// must not import helm, so that lab itself never links helm.
 package wire
 
 // Version is bumped when a change would make an old worker misread a
@@ -158,3 +159,19 @@ const (
 // files changed without a version bump. Label values are limited to 63
 // characters, hence a shortened digest.
 const LabelChartDigest = "lab.dev/chart-digest"
+
+// Envelope is one line of lab-helm -serve, which serves many requests at
+// once in one process: lab writes Request and Cancel envelopes on the
+// worker's stdin, the worker writes Event and Response envelopes on its
+// stdout, each tagged with the ID of the request it is about. One process
+// for every release of a command saves each release a process start and
+// helm's package initialisers (≈ 23 ms and ≈ 50 MiB a process). The
+// worker ends its requests (as if cancelled) and exits when its stdin
+// closes.
+type Envelope struct {
+	ID       uint64    `json:"id"`
+	Request  *Request  `json:"request,omitempty"`
+	Cancel   bool      `json:"cancel,omitempty"`
+	Event    *Event    `json:"event,omitempty"`
+	Response *Response `json:"response,omitempty"`
+}

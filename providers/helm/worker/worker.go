@@ -68,6 +68,12 @@ func Main(in io.Reader, out, errw io.Writer) int {
 // Serve carries out req, reporting progress to emit. Errors go into the
 // response.
 func Serve(ctx context.Context, req wire.Request, emit func(wire.Event)) *wire.Response {
+	return serve(ctx, req, emit, nil)
+}
+
+// serve is Serve with the clients that the requests of one process
+// share; nil shares nothing.
+func serve(ctx context.Context, req wire.Request, emit func(wire.Event), clients *Clients) *wire.Response {
 	if emit == nil {
 		emit = func(wire.Event) {}
 	}
@@ -75,7 +81,7 @@ func Serve(ctx context.Context, req wire.Request, emit func(wire.Event)) *wire.R
 	var err error
 	var w *worker
 	if err = validate(req); err == nil {
-		w, err = newWorker(req, emit)
+		w, err = newWorker(req, emit, clients)
 		if err == nil {
 			switch req.Op {
 			case wire.OpPlan:
@@ -124,7 +130,7 @@ type worker struct {
 	blocked *blockedError
 }
 
-func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {
+func newWorker(req wire.Request, emit func(wire.Event), clients *Clients) (*worker, error) {
 	timeout := 5 * time.Minute
 	if req.Timeout != "" {
 		d, err := time.ParseDuration(req.Timeout)
@@ -161,6 +167,9 @@ func newWorker(req wire.Request, emit func(wire.Event)) (*worker, error) {
 	w := &worker{req: req, emit: emit, timeout: timeout, cfg: new(action.Configuration)}
 	if err := w.cfg.Init(flags, req.Namespace, "secrets", w.helmLog); err != nil {
 		return nil, fmt.Errorf("connect helm to %s: %w", w.target(), err)
+	}
+	if clients != nil {
+		w.share(clients, flags)
 	}
 	return w, nil
 }
