@@ -28,6 +28,7 @@ and hint. It only reads the cluster: the view ClusterRole is enough.
 Ctrl-C stops it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := a.views.Board()
+			serverGC()
 			host, _, err := net.SplitHostPort(addr)
 			if err != nil {
 				return exit(exitFailed, fmt.Errorf("--addr %q: %v; write it as 127.0.0.1:7357", addr, err))

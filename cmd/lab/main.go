@@ -3,6 +3,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"runtime/debug"
 )
@@ -15,9 +16,21 @@ func main() {
 	// collection frees anything worth having, and starting one costs a
 	// third of `lab verify` (docs/benchmarks.md). So the collector waits
 	// for a soft heap limit instead, unless the user tuned it.
-	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+	if gcUntuned() {
 		debug.SetGCPercent(-1)
 		debug.SetMemoryLimit(gcLimit)
 	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// gcUntuned reports that the user left GOGC and GOMEMLIMIT alone.
+func gcUntuned() bool { return os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" }
+
+// serverGC gives a command that runs until stopped (lab board) Go's usual
+// collector back, so its heap does not sit at the soft limit.
+func serverGC() {
+	if gcUntuned() {
+		debug.SetGCPercent(100)
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
 }
