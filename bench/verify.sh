@@ -4,7 +4,7 @@
 # to check the same facts), alternated in one run on a ready cluster of
 # its own: the shipped labs.hcl brought up with the simulated runtime and
 # the reference solution applied. Prints medians, their ratio (goal
-# <= 1.0) and peak RSS (goal <= 60 MB). See docs/benchmarks.md ("Verify").
+# <= 0.5) and peak RSS (goal <= 45 MiB). See docs/benchmarks.md ("Verify").
 # Needs: make build control-plane; GNU time (installed if missing).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

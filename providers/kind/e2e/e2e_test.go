@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"labs.dev/lab/lab/lesson"
 	"labs.dev/lab/providers/kind/enginetest"
 	"labs.dev/lab/providers/kind/host"
 	"labs.dev/lab/providers/simulated"
@@ -176,9 +177,29 @@ func (s *session) lesson() {
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Lessons) != 1 {
 		s.t.Fatalf("lab doc test -o json (exit %d): %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
-	versioned := regexp.MustCompile(`(?i)image|ports:|liveness:|readiness:|node-selectors:|tolerations|:NoSchedule\s*$`)
+	if r.code != 0 && r.code != 1 {
+		s.t.Fatalf("lab doc test could not run the lesson (exit %d):\n%s", r.code, r.stderr)
+	}
+	// Every command of the lesson ran and was compared: none stopped,
+	// skipped or left out.
+	src, err := os.ReadFile(lessonFile)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	parsed, err := lesson.Parse(lessonFile, src)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if got, want := len(doc.Lessons[0].Steps), len(parsed.Steps); got != want || want == 0 {
+		s.t.Errorf("lab doc test reported %d steps; the lesson has %d", got, want)
+	}
+	versioned := regexp.MustCompile(`(?i)\bimage\b|image:|ports:|liveness:|readiness:|node-selectors:|tolerations|:NoSchedule\s*$`)
 	for _, st := range doc.Lessons[0].Steps {
+		if st.Status == "passed" {
+			continue
+		}
 		if st.Status != "failed" {
+			s.t.Errorf("lesson line %d, %s: %s (%s)", st.Line, st.Command, st.Status, st.Reason)
 			continue
 		}
 		var differ []string // the lines or fields that differ
