@@ -18,12 +18,13 @@ type FailureGroup struct {
 }
 
 // String says it in one line: "40 releases failed: pods could not be
-// scheduled (Insufficient cpu)".
+// scheduled (Insufficient cpu)". The noun is the last word of the block
+// type (helm_release, existing_cluster), so the UI names no kind.
 func (g FailureGroup) String() string {
 	noun := ""
 	for _, a := range g.Addrs {
-		n := nouns[a.Type]
-		if n == "" || (noun != "" && n != noun) {
+		n := a.Type[strings.LastIndex(a.Type, "_")+1:]
+		if noun != "" && n != noun {
 			n = "resource"
 		}
 		noun = n
@@ -32,13 +33,6 @@ func (g FailureGroup) String() string {
 		noun += "s"
 	}
 	return fmt.Sprintf("%d %s failed: %s", len(g.Addrs), noun, g.Reason)
-}
-
-var nouns = map[string]string{
-	"helm_release": "release",
-	"manifest":     "manifest",
-	"namespace":    "namespace",
-	"kind_cluster": "cluster",
 }
 
 // GroupFailures groups the failures that name what blocked them

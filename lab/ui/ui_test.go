@@ -155,6 +155,7 @@ func TestGroupFailures(t *testing.T) {
 		blocked(addr("helm_release", "x"), "rollout paused"),
 		&plan.ResourceError{Addr: addr("namespace", "dev"), Op: "create", Err: errors.New("forbidden")},
 		blocked(addr("manifest", "web"), "images could not be pulled (nginx:nope)"),
+		blocked(addr("existing_cluster", "event"), "no answer"),
 	)
 	var got []string
 	for _, g := range GroupFailures(failed) {
@@ -164,6 +165,7 @@ func TestGroupFailures(t *testing.T) {
 		"40 releases failed: pods could not be scheduled (Insufficient cpu)",
 		"2 resources failed: rollout paused",
 		"1 manifest failed: images could not be pulled (nginx:nope)",
+		"1 cluster failed: no answer",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
