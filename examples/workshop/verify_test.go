@@ -128,6 +128,12 @@ func verifyLearners(t *testing.T, w *workshop, learners []string) {
 		case failed && (cell.Status != "failed" || cell.Message != f.message || cell.Hint != f.hint || cell.Object != f.object):
 			t.Errorf("-o json: %s: %+v, want failed with %+v", key, cell, f)
 		}
+		// Why carol's pods are not available reaches the table (and
+		// the board's detail); nothing else has a reason.
+		if wantWhy := key == "carol/available"; wantWhy != (len(cell.Why) > 0) ||
+			(wantWhy && !strings.Contains(strings.Join(cell.Why, "\n"), "didn't match Pod's node affinity/selector")) {
+			t.Errorf("-o json: %s why %q", key, cell.Why)
+		}
 	}
 
 	// -o junit: a testsuite per learner, a testcase per check.
@@ -177,6 +183,27 @@ func verifyLearners(t *testing.T, w *workshop, learners []string) {
 	if res := learnersJSON(t, w, learners, 0); res.Passed != 15 || res.ExitCode != 0 {
 		t.Errorf("-o json after the fixes: %d passed, exit_code %d", res.Passed, res.ExitCode)
 	}
+
+	// alice asks for more pods than her quota allows (6): the API
+	// refuses the seventh, and verify says which quota holds it.
+	scale := func(n int) {
+		t.Helper()
+		if _, err := admin.Resource(gvrDeployments).Namespace("alice-dev").Patch(ctx, "fleet", "application/merge-patch+json", fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scale(7)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		out, code = w.lab(learners, "verify", "--learner", "alice", "--timeout", "1ms")
+		if code == 1 && strings.Contains(out, "exceeded quota: learner-quota") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(out, "✗ available") || !strings.Contains(out, "why:") || !strings.Contains(out, "exceeded quota: learner-quota") {
+		t.Errorf("--learner alice over her quota: want ✗ available and why: naming learner-quota:\n%s", out)
+	}
+	scale(3)
+	settle(t, admin, "alice-dev", available(3))
 }
 
 // cellSep is what lab verify --all-learners puts between columns: the
@@ -229,14 +256,21 @@ type learnerResults struct {
 		Cells   []struct {
 			Status, Message, Hint, Object string
 			Missing                       bool
+			Why                           []string
 		}
 	}
 	Passed, Failed, Errors int
 	ExitCode               int `json:"exit_code"`
 }
 
+// jsonCell is one cell of --all-learners -o json.
+type jsonCell struct {
+	Status, Message, Hint, Object string
+	Why                           []string
+}
+
 // cells are the table's cells by learner/check.
-func (r *learnerResults) cells(t *testing.T) map[string]struct{ Status, Message, Hint, Object string } {
+func (r *learnerResults) cells(t *testing.T) map[string]jsonCell {
 	t.Helper()
 	if len(r.Columns) != len(checks) {
 		t.Fatalf("-o json: columns %+v, want deploy-fleet's %v", r.Columns, checks)
@@ -246,13 +280,13 @@ func (r *learnerResults) cells(t *testing.T) map[string]struct{ Status, Message,
 			t.Fatalf("-o json: column %d is %s/%s, want deploy-fleet/%s", i, c.Lab, c.Check, checks[i])
 		}
 	}
-	out := map[string]struct{ Status, Message, Hint, Object string }{}
+	out := map[string]jsonCell{}
 	for _, row := range r.Rows {
 		if len(row.Cells) != len(checks) {
 			t.Fatalf("-o json: %s has %d cells", row.Learner, len(row.Cells))
 		}
 		for i, c := range row.Cells {
-			out[row.Learner+"/"+checks[i]] = struct{ Status, Message, Hint, Object string }{c.Status, c.Message, c.Hint, c.Object}
+			out[row.Learner+"/"+checks[i]] = jsonCell{c.Status, c.Message, c.Hint, c.Object, c.Why}
 		}
 	}
 	if len(r.Rows) != 3 {
