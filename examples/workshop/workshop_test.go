@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -69,6 +70,22 @@ func newWorkshop(t testing.TB) *workshop {
 // what it printed and its exit code.
 func (w *workshop) lab(learners []string, args ...string) (string, int) {
 	w.t.Helper()
+	var out bytes.Buffer
+	code := w.run(learners, args, &out, &out)
+	return out.String(), code
+}
+
+// labOut is lab with what it prints to stdout and stderr apart, for
+// reading -o json or -o junit.
+func (w *workshop) labOut(learners []string, args ...string) (stdout, stderr string, code int) {
+	w.t.Helper()
+	var o, e bytes.Buffer
+	code = w.run(learners, args, &o, &e)
+	return o.String(), e.String(), code
+}
+
+func (w *workshop) run(learners []string, args []string, stdout, stderr io.Writer) int {
+	w.t.Helper()
 	if learners != nil {
 		q, _ := json.Marshal(learners)
 		args = append(args, "-var", "learners="+string(q))
@@ -77,16 +94,14 @@ func (w *workshop) lab(learners []string, args ...string) (string, int) {
 	cmd := exec.Command(filepath.Join(w.bin, "lab"), args...)
 	cmd.Dir = w.dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "LAB_BIN_DIR="+w.bin, "KUBECONFIG="+w.cl.Kubeconfig)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Run()
-	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		return ee.ExitCode()
 	} else if err != nil {
 		w.t.Fatal(err)
 	}
-	return out.String(), code
+	return 0
 }
 
 func (w *workshop) must(learners []string, args ...string) string {
@@ -212,8 +227,9 @@ func uids(t testing.TB, d dynamic.Interface) map[string]string {
 
 // TestWorkshopOnAnExistingCluster brings the example up for three
 // learners on a cluster lab did not make, proves each learner is held
-// to their own namespaces, limits and token, removes one learner, and
-// takes it all down again, leaving what was there before by UID.
+// to their own namespaces, limits and token, checks their work one by
+// one and all at once, removes one learner, and takes it all down
+// again, leaving what was there before by UID.
 func TestWorkshopOnAnExistingCluster(t *testing.T) {
 	w := newWorkshop(t)
 	ctx := context.Background()
@@ -425,6 +441,8 @@ resource "manifest" "cm" {
 			t.Errorf("a refused plan wrote state: %v", err)
 		}
 	})
+
+	t.Run("lab verify --learner and --all-learners", func(t *testing.T) { verifyLearners(t, w, learners) })
 
 	t.Run("a learner who leaves takes only their objects", func(t *testing.T) {
 		keep := uids(t, admin)

@@ -58,6 +58,9 @@ type Cell struct {
 	Source  string `json:"source,omitempty"`
 	// Missing says the failure is that Object does not exist.
 	Missing bool `json:"missing,omitempty"`
+	// Why says why the workload the check is about is not available,
+	// one line a pod or cause (verify's why: lines).
+	Why []string `json:"why,omitempty"`
 }
 
 // LearnerTable arranges r by learner. Labs without learners (no
@@ -103,6 +106,11 @@ func LearnerTable(r *verify.Result) *Learners {
 					cell.Message, cell.Hint, cell.Source, cell.Missing = f.Message, f.Hint, f.Source, f.Missing
 					if f.Object != nil {
 						cell.Object = f.Object.String()
+					}
+				}
+				for _, f := range c.Failures {
+					for _, r := range f.Why {
+						cell.Why = append(cell.Why, r.String())
 					}
 				}
 			default:

@@ -44,6 +44,7 @@ type Cluster struct {
 
 	mu    sync.Mutex
 	lists map[string]*listing
+	facts *factsReading // with AllNamespaces, for Why
 }
 
 type listing struct {

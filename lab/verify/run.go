@@ -135,7 +135,7 @@ func runCheck(ctx context.Context, l *Lab, c *Check, opts Options, began time.Ti
 	}
 	// A workload that is not available: say why, pod by pod.
 	if w, ok := opts.Source.(whyFinder); ok && r.Status == Failed && ctx.Err() == nil {
-		explainStatus(ctx, w, r.Failures)
+		explainStatus(ctx, w, r.Failures, began)
 	}
 	r.Duration = time.Since(start)
 	return r

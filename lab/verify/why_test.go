@@ -2,6 +2,11 @@ package verify_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -28,7 +33,7 @@ type whySource struct {
 	asks []ObjectRef
 }
 
-func (s *whySource) Why(_ context.Context, ref ObjectRef) ([]blocker.Reason, error) {
+func (s *whySource) Why(_ context.Context, ref ObjectRef, _ time.Time) ([]blocker.Reason, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.asks = append(s.asks, ref)
@@ -228,4 +233,128 @@ func viewIdentity(t *testing.T, e *vt.Env, name string) (dynamic.Interface, stri
 			t.Fatalf("the view binding never took effect: %v", err)
 		}
 	}
+}
+
+// learnerLabs is a lab with one learner per name, each checked on the
+// availability of a Deployment fleet in namespace <name>-dev.
+func learnerLabs(t *testing.T, learners []string) []*Lab {
+	t.Helper()
+	q, _ := json.Marshal(learners)
+	path := filepath.Join(t.TempDir(), "labs.hcl")
+	vt.Write(t, path, `lab "fleet" {
+  for_each = toset(`+string(q)+`)
+  check "available" {
+    select "fleet" {
+      api_version = "apps/v1"
+      kind        = "Deployment"
+      namespace   = "${each.key}-dev"
+      name        = "fleet"
+    }
+    assert {
+      condition     = try(fleet.status.availableReplicas, 0) >= fleet.spec.replicas
+      error_message = "${actual} of ${fleet.spec.replicas} replicas are available."
+    }
+  }
+}
+`)
+	_, labs := vt.LoadLabs(t, path)
+	if len(labs) != len(learners) {
+		t.Fatalf("%d labs for %d learners", len(labs), len(learners))
+	}
+	return labs
+}
+
+// requestLog records the path of each request a client sends.
+type requestLog struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		l.mu.Lock()
+		l.paths = append(l.paths, r.Method+" "+r.URL.Path)
+		l.mu.Unlock()
+		return rt.RoundTrip(r)
+	})
+}
+
+// countedRun runs labs once, as lab verify --all-learners does (or per
+// namespace, when all is false), and returns the requests it sent.
+func countedRun(t *testing.T, e *vt.Env, labs []*Lab, all bool) (*Result, []string) {
+	t.Helper()
+	log := &requestLog{}
+	cfg := rest.CopyConfig(e.Client.Config)
+	cfg.Wrap(log.wrap)
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewClusterFrom(dyn, nil, cfg.Host, e.Context)
+	src.AllNamespaces = all
+	r := Run(context.Background(), labs, Options{Source: src, Once: true})
+	sort.Strings(log.paths)
+	return r, log.paths
+}
+
+// With --all-learners, why learners' workloads are not available costs
+// one cluster-wide LIST each of pods, ReplicaSets and warning events per
+// round, and the workload itself comes from its check's listing: the
+// same requests for one failing learner as for three, each failure
+// still with its own reasons.
+func TestClusterAllNamespacesWhyReadsOncePerRound(t *testing.T) {
+	e := vt.NewEnv(t)
+	ctx := context.Background()
+	learners := []string{"w1", "w2", "w3"}
+	for _, l := range learners {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: l + "-dev"}}
+		if _, err := e.Clientset.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = e.Clientset.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+		})
+		e.Apply(vt.FleetSpec{Namespace: ns.Name, NodeSelector: "yes"}.YAML())
+	}
+	const mismatch = "didn't match Pod's node affinity/selector"
+	sent := map[int][]string{}
+	for _, n := range []int{1, 3} {
+		labs := learnerLabs(t, learners[:n])
+		var r *Result
+		// The reason shows once the scheduler has tried each pod; the
+		// test waits for that, it does not time it.
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			r, sent[n] = countedRun(t, e, labs, true)
+			explained := 0
+			for _, l := range r.Labs {
+				if whyHas(l.Checks[0], mismatch) {
+					explained++
+				}
+			}
+			if explained == n || time.Now().After(deadline) {
+				break
+			}
+		}
+		for i, l := range r.Labs {
+			c := l.Checks[0]
+			pod := "Pod " + learners[i] + "-dev/fleet-"
+			if c.Status != Failed || !whyHas(c, mismatch) || !whyHas(c, pod) {
+				t.Errorf("%s: %s, want failed with %q of %s…:\n%s", l.Name, c.Status, mismatch, pod, text(r))
+			}
+		}
+	}
+	want := []string{"GET /api/v1/events", "GET /api/v1/pods", "GET /apis/apps/v1/deployments", "GET /apis/apps/v1/replicasets"}
+	for _, n := range []int{1, 3} {
+		if !slices.Equal(sent[n], want) {
+			t.Errorf("%d failing learner(s): %d requests %v, want %d: %v", n, len(sent[n]), sent[n], len(want), want)
+		}
+	}
+	// For the record: one namespace at a time, the same round reads per
+	// learner.
+	_, each := countedRun(t, e, learnerLabs(t, learners), false)
+	t.Logf("requests for 1 and 3 failing learners across all namespaces: %d and %d; namespace by namespace, for 3: %d", len(sent[1]), len(sent[3]), len(each))
 }
