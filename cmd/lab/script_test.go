@@ -20,21 +20,35 @@ import (
 
 	"labs.dev/lab/lab/state"
 	"labs.dev/lab/providers/simulated"
+	"labs.dev/lab/providers/simulated/simtest"
 )
 
-// The scripts in testdata/script drive the real lab command end to end;
-// those that bring a lab up run it on a simulated cluster of their own.
+// The scripts in testdata/script drive the real lab command end to end.
+// Those that make a cluster with kind_cluster run it on one of their
+// own; those that only use one get the package's simulated cluster
+// (simtest), as an existing cluster, through $SHARED_KUBECONFIG and
+// $SHARED_CONTEXT.
 
 var helperBinDir string
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withCluster{m}, map[string]func(){
 		"lab": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
 
+// withCluster runs the tests with the package's simulated cluster. The
+// test binary run as the lab command (testscript.Main) starts none.
+type withCluster struct{ m *testing.M }
+
+func (w withCluster) Run() int { return simtest.Main(w.m) }
+
 func TestScripts(t *testing.T) {
 	binDir := helperBinaries(t)
+	var shared *simulated.Cluster
+	if _, err := simulated.BinDir(); err == nil {
+		shared = simtest.Get(t)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -45,6 +59,10 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("LAB_BIN_DIR", binDir)
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
+			if shared != nil {
+				env.Setenv("SHARED_KUBECONFIG", shared.Kubeconfig)
+				env.Setenv("SHARED_CONTEXT", shared.Context)
+			}
 			// A script that fails before its lab down leaves its cluster
 			// running: stop every one it made, by their recorded PIDs.
 			env.Defer(func() {

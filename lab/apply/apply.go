@@ -364,9 +364,10 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 	attrs, err := a.applyOne(ctx, r, val, prior, sr, change, cluster)
 	moved := a.movedHere(r.Addr)
 	if err == nil {
+		// commit's own result must not overwrite a value state refused.
+		var serr error
 		err = a.w.commit(func(st *state.State) {
-			if serr := st.SetValue(r.Addr, attrs, r.Deps); serr != nil {
-				err = serr
+			if serr = st.SetValue(r.Addr, attrs, r.Deps); serr != nil {
 				return
 			}
 			if sr, ok := st.Get(r.Addr); ok {
@@ -376,6 +377,9 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 				st.Remove(old)
 			}
 		})
+		if err == nil {
+			err = serr
+		}
 	}
 	if err == nil {
 		for _, old := range moved {

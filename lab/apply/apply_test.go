@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -422,5 +423,36 @@ func TestInterruptGraceEnds(t *testing.T) {
 	}
 	if len(st.Resources) != 0 {
 		t.Errorf("state holds %v, want nothing", st.Resources)
+	}
+}
+
+// unrecordable is a kind whose Apply returns attributes state cannot
+// hold (one not known), as a kind handed an unknown value might.
+type unrecordable struct{ memKind }
+
+func (k unrecordable) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
+	if _, err := k.memKind.Apply(ctx, req); err != nil {
+		return cty.NilVal, err
+	}
+	return cty.ObjectVal(map[string]cty.Value{"value": cty.UnknownVal(cty.String), "id": cty.StringVal("x")}), nil
+}
+
+// A resource state cannot record fails the apply: reporting it created
+// would leave it made and unrecorded, so the next plan makes it again
+// and lab down never deletes it.
+func TestWhatStateCannotRecordFails(t *testing.T) {
+	f := newFixture(t)
+	f.kinds["odd"] = unrecordable{memKind{"odd", f.w}}
+	cfg := f.load(`
+resource "odd" "x" {
+  value = "v"
+}
+`)
+	res := f.apply(cfg, false)
+	if res.Err() == nil || !strings.Contains(res.Err().Error(), "odd.x") || !strings.Contains(res.Err().Error(), "not all known") {
+		t.Fatalf("apply of what state cannot hold: err %v, done %v", res.Err(), res.Done)
+	}
+	if res.Done[resource.Create] != 0 {
+		t.Errorf("counted as created: %v", res.Done)
 	}
 }

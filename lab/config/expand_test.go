@@ -297,3 +297,49 @@ resource "namespace" "role" {
 		t.Errorf("no located diagnostic for the missing instance: %v", diags)
 	}
 }
+
+// An instance of a block whose for_each is another block's instances
+// reads that instance through each.value, so it depends on it: with
+// for_each = namespace.dev, role["bob"] needs dev["bob"], and only it.
+// A for_each built otherwise from resources needs every instance it
+// uses. Without these, apply ran role["bob"] before dev["bob"] existed,
+// with each.value not known.
+func TestForEachOverAResourceDependsOnIt(t *testing.T) {
+	cfg, diags := load(t, `
+variable "learners" {
+  type    = set(string)
+  default = ["alice", "bob"]
+}
+resource "namespace" "dev" {
+  for_each = var.learners
+  name     = "${each.key}-dev"
+}
+resource "namespace" "role" {
+  for_each = namespace.dev
+  name     = "role-${each.value.name}"
+}
+locals {
+  names = { for k, ns in namespace.dev : k => ns.name }
+}
+resource "namespace" "team" {
+  for_each = local.names
+  name     = "team-${each.value}"
+}
+`, Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	deps := func(typ, name, key string) []string {
+		var out []string
+		for _, d := range cfg.Resource(resource.Addr{Type: typ, Name: name, Key: resource.StringKey(key)}).Deps {
+			out = append(out, d.String())
+		}
+		return out
+	}
+	if got, want := deps("namespace", "role", "bob"), []string{`namespace.dev["bob"]`}; !slices.Equal(got, want) {
+		t.Errorf(`namespace.role["bob"] deps %v, want %v`, got, want)
+	}
+	if got, want := deps("namespace", "team", "alice"), []string{`namespace.dev["alice"]`, `namespace.dev["bob"]`}; !slices.Equal(got, want) {
+		t.Errorf(`namespace.team["alice"] deps %v, want %v`, got, want)
+	}
+}

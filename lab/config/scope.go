@@ -323,8 +323,9 @@ func (c *Config) checkReferences() hcl.Diagnostics {
 		}
 		own, d := c.instanceDeps(b, indexed)
 		diags = append(diags, d...)
+		each := c.forEachDeps(b, localDeps)
 		for _, a := range b.Instances() {
-			c.byAddr[a].Deps = uniqueAddrs(append(own[a.Key], deps...))
+			c.byAddr[a].Deps = uniqueAddrs(append(append(own[a.Key], each(a.Key)...), deps...))
 		}
 	}
 	for _, o := range c.Outputs {
@@ -339,6 +340,30 @@ func (c *Config) checkReferences() hcl.Diagnostics {
 		diags = append(diags, d...)
 	}
 	return diags
+}
+
+// forEachDeps says what each instance of b needs for its each.value.
+// With for_each = namespace.dev, instance "alice" is namespace.dev
+// ["alice"] and needs that one only; a for_each built otherwise from
+// resources needs every instance it uses.
+func (c *Config) forEachDeps(b *Block, localDeps map[string][]resource.Addr) func(resource.Key) []resource.Addr {
+	if b.ForEach == nil {
+		return func(resource.Key) []resource.Addr { return nil }
+	}
+	if t, d := hcl.AbsTraversalForExpr(b.ForEach); !d.HasErrors() && len(t) == 2 && c.kinds[t.RootName()] != nil {
+		if from := c.blocks[resource.Addr{Type: t.RootName(), Name: attrName(t[1])}]; from != nil && from.Multi() {
+			return func(k resource.Key) []resource.Addr {
+				a := resource.Addr{Type: from.Addr.Type, Name: from.Addr.Name, Key: k}
+				if c.byAddr[a] == nil {
+					return nil
+				}
+				return []resource.Addr{a}
+			}
+		}
+	}
+	// Its problems are reported where it is expanded.
+	all, _ := c.resolve(b.ForEach.Variables(), refScope{}, localDeps)
+	return func(resource.Key) []resource.Addr { return all }
 }
 
 func (c *Config) resolveKnownRoots(travs []hcl.Traversal, localDeps map[string][]resource.Addr) ([]resource.Addr, hcl.Diagnostics) {

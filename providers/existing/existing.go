@@ -9,13 +9,19 @@ package existing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/kube"
@@ -64,16 +70,54 @@ func (cluster) Connection(env resource.Env, attrs cty.Value) (resource.Connectio
 // what lab made in it is deleted on its own.
 func (cluster) RemovesContents() bool { return false }
 
-// Validate checks that a kubeconfig named in the lab file exists.
-func (cluster) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
-	p := kube.KubeconfigPath(env.Dir, resource.StringAttr(v, "kubeconfig"))
-	if p == "" {
-		return nil
+// Validate checks, without a cluster, what Plan will read first: the
+// kubeconfig file named in the lab file, and the context named in it.
+func (cluster) Validate(env resource.Env, _ resource.Addr, v cty.Value) error {
+	_, err := readConfig(env, v)
+	return err
+}
+
+// readConfig is where config says the cluster is. A kubeconfig the lab
+// file names must be a file, and a context it names must be in that
+// file; either not known yet is skipped. The default kubeconfig
+// ($KUBECONFIG, ~/.kube/config) is read only by Plan: lab validate may
+// run where it is not.
+func readConfig(env resource.Env, v cty.Value) (kube.Target, error) {
+	written := resource.StringAttr(v, "kubeconfig")
+	t := kube.Target{Kubeconfig: kube.KubeconfigPath(env.Dir, written), Context: resource.StringAttr(v, "context")}
+	if t.Kubeconfig == "" {
+		return t, nil
 	}
-	if _, err := os.Stat(p); err != nil {
-		return fmt.Errorf("%s: kubeconfig %s: %w", addr, p, err)
+	info, err := os.Stat(t.Kubeconfig)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return t, resource.ArgErrorf("kubeconfig", "kubeconfig %q: there is no file %s; name the kubeconfig file of the cluster (kubectl config view shows the one kubectl uses)", written, t.Kubeconfig)
+	case err != nil:
+		return t, resource.ArgErrorf("kubeconfig", "kubeconfig %q: %w", written, err)
+	case info.IsDir():
+		return t, resource.ArgErrorf("kubeconfig", "kubeconfig %q: %s is a directory; name the kubeconfig file in it", written, t.Kubeconfig)
 	}
-	return nil
+	if t.Context == "" {
+		return t, nil
+	}
+	raw, err := clientcmd.LoadFromFile(t.Kubeconfig)
+	if err != nil {
+		return t, resource.ArgErrorf("kubeconfig", "kubeconfig %q is not a kubeconfig lab can read: %w", written, err)
+	}
+	if _, ok := raw.Contexts[t.Context]; !ok {
+		return t, resource.ArgErrorf("context", "%s", noContext(t, raw))
+	}
+	return t, nil
+}
+
+// noContext says that t names a context its kubeconfig lacks, and
+// which ones it has.
+func noContext(t kube.Target, raw *clientcmdapi.Config) string {
+	names := slices.Sorted(maps.Keys(raw.Contexts))
+	if len(names) == 0 {
+		return fmt.Sprintf("there is no context %q in %s: it has no contexts at all; name the kubeconfig of the cluster", t.Context, t.File())
+	}
+	return fmt.Sprintf("there is no context %q in %s; its contexts: %s", t.Context, t.File(), strings.Join(names, ", "))
 }
 
 // facts are what the cluster says about itself.
@@ -96,12 +140,15 @@ const probeTimeout = 30 * time.Second
 // probe reaches the cluster config names: which context that is, and
 // that its API server answers (its version) and to whom.
 func (k cluster) probe(ctx context.Context, env resource.Env, addr resource.Addr, config cty.Value) (facts, error) {
-	t := kube.Target{Kubeconfig: kube.KubeconfigPath(env.Dir, resource.StringAttr(config, "kubeconfig")), Context: resource.StringAttr(config, "context")}
-	name, err := contextName(t)
+	t, err := readConfig(env, config)
 	if err != nil {
 		return facts{}, fmt.Errorf("%s: %w", addr, err)
 	}
-	c, err := k.kube.Connect(kube.Target{Kubeconfig: t.Kubeconfig, Context: name})
+	t.Context, err = contextName(t)
+	if err != nil {
+		return facts{}, fmt.Errorf("%s: %w", addr, err)
+	}
+	c, err := k.kube.Connect(t)
 	if err != nil {
 		return facts{}, fmt.Errorf("%s: %w", addr, err)
 	}
@@ -109,13 +156,22 @@ func (k cluster) probe(ctx context.Context, env resource.Env, addr resource.Addr
 	defer cancel()
 	raw, err := c.Discovery.RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
-		return facts{}, fmt.Errorf("%s: the cluster of context %s does not answer at %s: %w; check that it is up and that this machine reaches it (kubectl --context %s version)", addr, name, c.Config.Host, err, name)
+		return facts{}, fmt.Errorf("%s: the cluster of %s does not answer at %s: %w; check that it is up and that this machine reaches it (%s version)", addr, t, c.Config.Host, err, kubectl(t))
 	}
 	var v struct {
 		GitVersion string `json:"gitVersion"`
 	}
 	_ = json.Unmarshal(raw, &v)
-	return facts{context: name, endpoint: c.Config.Host, version: v.GitVersion, user: c.User(ctx)}, nil
+	return facts{context: t.Context, endpoint: c.Config.Host, version: v.GitVersion, user: c.User(ctx)}, nil
+}
+
+// kubectl is the kubectl command line that reaches t.
+func kubectl(t kube.Target) string {
+	cmd := "kubectl"
+	if t.Kubeconfig != "" {
+		cmd += " --kubeconfig " + t.Kubeconfig
+	}
+	return cmd + " --context " + t.Context
 }
 
 // contextName is the context t names, or the current one of its
@@ -134,12 +190,22 @@ func contextName(t kube.Target) (string, error) {
 		name = raw.CurrentContext
 	}
 	if name == "" {
-		return "", fmt.Errorf("%s has no current context; name one with context = \"...\" (kubectl config get-contexts lists them)", t)
+		return "", fmt.Errorf("%s has no current context; name one with context = \"...\" (kubectl config get-contexts lists them)", t.File())
 	}
 	if _, ok := raw.Contexts[name]; !ok {
-		return "", fmt.Errorf("there is no context %q in %s; kubectl config get-contexts lists the contexts there", name, t)
+		return "", errors.New(noContext(kube.Target{Kubeconfig: t.Kubeconfig, Context: name}, raw))
 	}
 	return name, nil
+}
+
+// moved refuses a cluster whose context now reaches another API server
+// than the one lab recorded: what lab made is in that one, and lab would
+// neither find it nor be able to delete it.
+func moved(addr resource.Addr, prior cty.Value, f facts) error {
+	if old := resource.StringAttr(prior, "endpoint"); old != "" && old != f.endpoint {
+		return fmt.Errorf("%s: context %s now reaches %s, but lab made its objects in the cluster at %s; point the context back at that cluster (or run lab down before switching clusters)", addr, f.context, f.endpoint, old)
+	}
+	return nil
 }
 
 func (k cluster) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
@@ -155,8 +221,8 @@ func (k cluster) Plan(ctx context.Context, req resource.PlanRequest) (*resource.
 		return &resource.Change{Action: resource.Create,
 			Reason: fmt.Sprintf("lab records the cluster of context %s (%s, Kubernetes %s%s); it never creates or deletes the cluster itself", f.context, f.endpoint, f.version, who)}, nil
 	}
-	if old := resource.StringAttr(req.Prior, "endpoint"); old != "" && old != f.endpoint {
-		return nil, fmt.Errorf("%s: context %s now reaches %s, but lab made its objects in the cluster at %s; point the context back at that cluster (or run lab down before switching clusters)", req.Addr, f.context, f.endpoint, old)
+	if err := moved(req.Addr, req.Prior, f); err != nil {
+		return nil, err
 	}
 	var fields []resource.FieldDiff
 	for _, d := range []struct{ name, now string }{{"context_name", f.context}, {"kubernetes_version", f.version}, {"user", f.user}} {
@@ -175,8 +241,8 @@ func (k cluster) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Valu
 	if err != nil {
 		return cty.NilVal, err
 	}
-	if old := resource.StringAttr(req.Prior, "endpoint"); old != "" && old != f.endpoint {
-		return cty.NilVal, fmt.Errorf("%s: context %s now reaches %s, not %s where lab made its objects", req.Addr, f.context, f.endpoint, old)
+	if err := moved(req.Addr, req.Prior, f); err != nil {
+		return cty.NilVal, err
 	}
 	return f.attrs(req.Config), nil
 }

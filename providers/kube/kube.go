@@ -98,15 +98,19 @@ func (t Target) String() string {
 	if ctx == "" {
 		ctx = "(current context)"
 	}
-	file := t.Kubeconfig
-	if file == "" {
-		// What clientcmd reads: $KUBECONFIG, else ~/.kube/config.
-		file = "~/.kube/config"
-		if env := os.Getenv("KUBECONFIG"); env != "" {
-			file = env + " ($KUBECONFIG)"
-		}
+	return fmt.Sprintf("context %s in %s", ctx, t.File())
+}
+
+// File names the kubeconfig t reads, for messages: its path, else what
+// clientcmd reads by default ($KUBECONFIG, else ~/.kube/config).
+func (t Target) File() string {
+	if t.Kubeconfig != "" {
+		return t.Kubeconfig
 	}
-	return fmt.Sprintf("context %s in %s", ctx, file)
+	if env := os.Getenv("KUBECONFIG"); env != "" {
+		return env + " ($KUBECONFIG)"
+	}
+	return "~/.kube/config"
 }
 
 // Client is a connection to one cluster.
