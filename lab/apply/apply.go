@@ -91,9 +91,38 @@ type applier struct {
 	opts  plan.Options
 	w     *writer
 
-	mu     sync.Mutex
-	known  map[resource.Addr]cty.Value
-	result *Result
+	mu       sync.Mutex
+	known    map[resource.Addr]cty.Value
+	result   *Result
+	rechecks map[resource.Addr]*recheck
+}
+
+// recheck is one cluster's answer to resource.Rechecked, asked once per
+// run however many resources are deleted in it.
+type recheck struct {
+	once sync.Once
+	err  error
+}
+
+// recheck asks a cluster lab did not make whether its connection still
+// reaches the cluster recorded in attrs.
+func (a *applier) recheck(ctx context.Context, addr resource.Addr, kind resource.Kind, attrs cty.Value) error {
+	rc, ok := kind.(resource.Rechecked)
+	if !ok {
+		return nil
+	}
+	a.mu.Lock()
+	if a.rechecks == nil {
+		a.rechecks = map[resource.Addr]*recheck{}
+	}
+	r := a.rechecks[addr]
+	if r == nil {
+		r = &recheck{}
+		a.rechecks[addr] = r
+	}
+	a.mu.Unlock()
+	r.once.Do(func() { r.err = rc.Recheck(ctx, a.opts.Env, addr, attrs) })
+	return r.err
 }
 
 func (a *applier) fail(err error) {
@@ -192,7 +221,7 @@ func (a *applier) removedWithCluster(addr resource.Addr, deleting map[resource.A
 // clusterOf is the connection of the cluster the resource recorded in
 // state as sr was applied in, read from that cluster's state; nil when
 // that cluster was deleted and took its contents with it.
-func (a *applier) clusterOf(sr state.Resource) (*resource.Connection, error) {
+func (a *applier) clusterOf(ctx context.Context, sr state.Resource) (*resource.Connection, error) {
 	if sr.Cluster == nil {
 		return &resource.Connection{}, nil
 	}
@@ -210,6 +239,9 @@ func (a *applier) clusterOf(sr state.Resource) (*resource.Connection, error) {
 	attrs, err := cs.Value()
 	if err != nil {
 		return nil, fmt.Errorf("%s: state: %w", *sr.Cluster, err)
+	}
+	if err := a.recheck(ctx, *sr.Cluster, kind, attrs); err != nil {
+		return nil, fmt.Errorf("%s: %w; lab deletes nothing there", sr.Addr, err)
 	}
 	conn, ok := plan.ClusterConnection(a.opts.Env, kind, attrs)
 	if !ok {
@@ -238,7 +270,7 @@ func (a *applier) delete(ctx context.Context, addr resource.Addr, withCluster bo
 		if err != nil {
 			return err
 		}
-		in, err := a.clusterOf(sr)
+		in, err := a.clusterOf(ctx, sr)
 		if err != nil || in == nil {
 			return err
 		}
@@ -404,7 +436,7 @@ func (a *applier) apply(ctx context.Context, r *config.Resource) error {
 func (a *applier) applyOne(ctx context.Context, r *config.Resource, val, prior cty.Value, sr state.Resource, change *resource.Change, cluster resource.Connection) (cty.Value, error) {
 	env := a.opts.Env
 	if change.Action == resource.Replace && prior != cty.NilVal {
-		in, err := a.clusterOf(sr)
+		in, err := a.clusterOf(ctx, sr)
 		if err != nil {
 			return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: "replace (delete)", Err: err}
 		}
@@ -417,6 +449,12 @@ func (a *applier) applyOne(ctx context.Context, r *config.Resource, val, prior c
 			return cty.NilVal, err
 		}
 		prior = cty.NilVal
+	}
+	// Every dependency has been applied by now, so an unknown value is a
+	// reference the graph missed: applied anyway, a manifest would land
+	// in the context's default namespace.
+	if p := unknownPath(val); p != "" {
+		return cty.NilVal, &plan.ResourceError{Addr: r.Addr, Op: string(change.Action), Err: fmt.Errorf("argument %s is still unknown when it is to be applied, so lab applies nothing: lab did not order what it refers to before it. This is a bug in lab; please report it with your labs.hcl. Until it is fixed, add depends_on naming what %s refers to", p, p)}
 	}
 	attrs, err := r.Kind.Apply(ctx, resource.ApplyRequest{Env: env, Addr: r.Addr, Config: val, Prior: prior, Change: change, Cluster: cluster})
 	if err != nil {
@@ -445,4 +483,27 @@ func (a *applier) walkResult(err error) error {
 		return we.Err
 	}
 	return err
+}
+
+// unknownPath names the first unknown value in v ("" when all are known).
+func unknownPath(v cty.Value) string {
+	if v == cty.NilVal || v.IsWhollyKnown() {
+		return ""
+	}
+	v, _ = v.UnmarkDeep()
+	var found string
+	_ = cty.Walk(v, func(p cty.Path, v cty.Value) (bool, error) {
+		if found != "" {
+			return false, nil
+		}
+		if !v.IsKnown() {
+			found = resource.CtyPath(p).String()
+			if found == "" {
+				found = "the whole block"
+			}
+			return false, nil
+		}
+		return true, nil
+	})
+	return found
 }

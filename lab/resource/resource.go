@@ -145,6 +145,16 @@ type Cluster interface {
 	RemovesContents() bool
 }
 
+// Rechecked is a Cluster kind that lab connects to but did not make: by
+// the time lab deletes what it made there, the recorded connection may
+// reach another cluster (the kubeconfig's context was pointed
+// elsewhere). Before deleting anything in such a cluster, the engine
+// calls Recheck once with the cluster's state, and deletes nothing in
+// it on an error.
+type Rechecked interface {
+	Recheck(ctx context.Context, env Env, addr Addr, prior cty.Value) error
+}
+
 // InCluster is a Kind whose resources live in a Kubernetes cluster. A
 // block either states its connection itself (e.g. kubeconfig and
 // context arguments) or the engine connects it to a cluster resource:

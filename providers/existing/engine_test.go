@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	labapply "labs.dev/lab/lab/apply"
 	"labs.dev/lab/lab/config"
@@ -99,6 +100,16 @@ func (l *labFile) plan() (*labplan.Plan, error) {
 // run applies p (or, with destroy, deletes everything in state).
 func (l *labFile) run(destroy bool) *labapply.Result {
 	l.t.Helper()
+	res, err := l.try(destroy)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return res
+}
+
+// try is run that returns the error.
+func (l *labFile) try(destroy bool) (*labapply.Result, error) {
+	l.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st := l.state()
@@ -113,10 +124,49 @@ func (l *labFile) run(destroy bool) *labapply.Result {
 	if err == nil {
 		err = res.Err()
 	}
-	if err != nil {
-		l.t.Fatal(err)
+	return res, err
+}
+
+// lab down after the context was pointed at another API server deletes
+// nothing there: the objects lab's labels name are another cluster's.
+// Pointed back, it deletes what it made.
+func TestDownRefusesAContextThatNowReachesAnotherServer(t *testing.T) {
+	c := simtest.Get(t)
+	dir := t.TempDir()
+	admin := dynamic.NewForConfigOrDie(c.Config)
+	kubeconfigFrom(t, c, dir, "event.kubeconfig", nil)
+	src := `
+resource "existing_cluster" "event" {
+  kubeconfig = "event.kubeconfig"
+  context    = "` + c.Context + `"
+}
+
+resource "namespace" "made" {
+  name = "existing-moved-made"
+}
+`
+	if res := newLabFile(t, dir, src).run(false); res.Done[resource.Create] != 2 {
+		t.Fatalf("up did %v, want 2 created", res.Done)
 	}
-	return res
+	t.Cleanup(func() { deleteNamespace(t, admin, "existing-moved-made") })
+
+	// Another server, as lab sees it: the same one by another name.
+	other := strings.Replace(c.Endpoint, "127.0.0.1", "localhost", 1)
+	kubeconfigFrom(t, c, dir, "event.kubeconfig", func(raw *clientcmdapi.Config) { server(raw, c.Context, other) })
+	res, err := newLabFile(t, dir, src).try(true)
+	if err == nil || res.Done[resource.Delete] != 0 {
+		t.Fatalf("down with the context pointed elsewhere: %v, done %v; want an error and nothing deleted", err, res.Done)
+	}
+	mustContain(t, "down's error", err.Error(), "namespace.made", "now reaches "+other, "lab deletes nothing there")
+	ctx := context.Background()
+	if ns, err := admin.Resource(namespaces).Get(ctx, "existing-moved-made", metav1.GetOptions{}); err != nil || ns.GetDeletionTimestamp() != nil {
+		t.Fatalf("the namespace was deleted by a down that should have refused: %v", err)
+	}
+
+	kubeconfigFrom(t, c, dir, "event.kubeconfig", nil)
+	if res := newLabFile(t, dir, src).run(true); res.Done[resource.Delete] != 2 {
+		t.Fatalf("down with the context pointed back did %v, want 2 deleted", res.Done)
+	}
 }
 
 // Credentials that reach the cluster but may not do what the plan needs

@@ -208,6 +208,17 @@ func moved(addr resource.Addr, prior cty.Value, f facts) error {
 	return nil
 }
 
+// Recheck refuses to delete anything in the cluster when its context
+// now reaches another API server than the one lab recorded: lab's
+// labels there would name objects of another cluster's.
+func (k cluster) Recheck(ctx context.Context, env resource.Env, addr resource.Addr, prior cty.Value) error {
+	f, err := k.probe(ctx, env, addr, prior)
+	if err != nil {
+		return err
+	}
+	return moved(addr, prior, f)
+}
+
 func (k cluster) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
 	f, err := k.probe(ctx, req.Env, req.Addr, req.Config)
 	if err != nil {
