@@ -54,3 +54,37 @@ create pods in namespace ns`
 		t.Errorf("upgrade at %d revisions needs:\n%s\nwant:\n%s", maxHistory, got, want)
 	}
 }
+
+func TestChanging(t *testing.T) {
+	deployed := func(vals map[string]any) *release.Release {
+		return &release.Release{Info: &release.Info{Status: release.StatusDeployed}, Config: vals}
+	}
+	same := &wire.Response{Chart: &wire.Chart{Name: "fleet", Version: "0.1.0", Digest: "d1"}, Release: &wire.Release{ChartName: "fleet", ChartVersion: "0.1.0", ChartDigest: "d1"}}
+	with := func(f func(r *wire.Response)) *wire.Response {
+		c := *same
+		ch, rel := *same.Chart, *same.Release
+		c.Chart, c.Release = &ch, &rel
+		f(&c)
+		return &c
+	}
+	for _, c := range []struct {
+		name   string
+		rel    *release.Release
+		resp   *wire.Response
+		values map[string]any
+		want   bool
+	}{
+		{"no release: install", nil, &wire.Response{Chart: same.Chart}, nil, true},
+		{"failed release: retried", &release.Release{Info: &release.Info{Status: release.StatusFailed}}, same, nil, true},
+		{"nothing differs", deployed(map[string]any{"replicas": float64(2)}), same, map[string]any{"replicas": float64(2)}, false},
+		{"no values either side", deployed(nil), same, map[string]any{}, false},
+		{"values differ", deployed(map[string]any{"replicas": float64(2)}), same, map[string]any{"replicas": float64(3)}, true},
+		{"chart files differ", deployed(nil), with(func(r *wire.Response) { r.Chart.Digest = "d2" }), nil, true},
+		{"chart version differs", deployed(nil), with(func(r *wire.Response) { r.Chart.Version = "0.2.0" }), nil, true},
+		{"live objects drifted", deployed(nil), with(func(r *wire.Response) { r.Drift = []wire.ObjectDrift{{Kind: "Deployment", Name: "fleet", Missing: true}} }), nil, true},
+	} {
+		if got := changing(c.rel, c.resp, c.values); got != c.want {
+			t.Errorf("%s: changing = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

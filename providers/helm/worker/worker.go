@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -244,33 +245,55 @@ func (w *worker) plan(ctx context.Context) (*wire.Response, error) {
 	if err != nil {
 		return resp, err
 	}
+	var rendered *release.Release
 	if ch != nil {
-		rendered, err := w.render(ch)
-		if err != nil {
+		if rendered, err = w.render(ch); err != nil {
 			return nil, err
 		}
-		if rendered != nil {
-			err := w.denied(ctx, rendered, rel)
-			var d *labkube.DeniedError
-			switch {
-			case errors.As(err, &d):
-				resp.Denied = err.Error()
-			case err != nil:
+	}
+	if rel != nil {
+		resp.Release = toWire(rel)
+		if rel.Info.Status == release.StatusDeployed {
+			if resp.Drift, err = w.liveDrift(ctx, rel); err != nil {
 				return resp, err
 			}
 		}
 	}
-	if rel == nil {
-		return resp, nil
-	}
-	resp.Release = toWire(rel)
-	if rel.Info.Status == release.StatusDeployed {
-		resp.Drift, err = w.liveDrift(ctx, rel)
-		if err != nil {
+	if rendered != nil && changing(rel, resp, w.req.Values) {
+		err := w.denied(ctx, rendered, rel)
+		var d *labkube.DeniedError
+		switch {
+		case errors.As(err, &d):
+			resp.Denied = err.Error()
+		case err != nil:
 			return resp, err
 		}
 	}
 	return resp, nil
+}
+
+// changing reports whether apply may install or upgrade the release, as
+// far as the worker can tell (lab decides; see decide in
+// providers/helm): a plan that leaves 100 releases alone must not ask
+// 100 namespaces' worth of access reviews. A difference it misses only
+// leaves a denial to apply.
+func changing(rel *release.Release, resp *wire.Response, values map[string]any) bool {
+	if rel == nil || rel.Info == nil || rel.Info.Status != release.StatusDeployed || len(resp.Drift) > 0 {
+		return true
+	}
+	if len(values) > 0 || len(rel.Config) > 0 {
+		// Both came through JSON, so equal values marshal alike.
+		a, errA := json.Marshal(values)
+		b, errB := json.Marshal(rel.Config)
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			return true
+		}
+	}
+	wr := resp.Release
+	if c := resp.Chart; c != nil && (c.Name != wr.ChartName || c.Version != wr.ChartVersion || c.Digest != wr.ChartDigest) {
+		return true
+	}
+	return false
 }
 
 // render renders the chart with the config's values as install would,
