@@ -81,7 +81,9 @@ func TestChanging(t *testing.T) {
 		{"values differ", deployed(map[string]any{"replicas": float64(2)}), same, map[string]any{"replicas": float64(3)}, true},
 		{"chart files differ", deployed(nil), with(func(r *wire.Response) { r.Chart.Digest = "d2" }), nil, true},
 		{"chart version differs", deployed(nil), with(func(r *wire.Response) { r.Chart.Version = "0.2.0" }), nil, true},
-		{"live objects drifted", deployed(nil), with(func(r *wire.Response) { r.Drift = []wire.ObjectDrift{{Kind: "Deployment", Name: "fleet", Missing: true}} }), nil, true},
+		{"live objects drifted", deployed(nil), with(func(r *wire.Response) {
+			r.Drift = []wire.ObjectDrift{{Kind: "Deployment", Name: "fleet", Missing: true}}
+		}), nil, true},
 	} {
 		if got := changing(c.rel, c.resp, c.values); got != c.want {
 			t.Errorf("%s: changing = %v, want %v", c.name, got, c.want)
