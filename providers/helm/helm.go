@@ -286,7 +286,13 @@ func (k releaseKind) Plan(ctx context.Context, req resource.PlanRequest) (*resou
 		return nil, fmt.Errorf("%s: helm release %s in namespace %s exists and was not installed by lab, so lab will not take it over (lab down would uninstall it). Uninstall it first (helm uninstall %s -n %s), or give this release another name",
 			req.Addr, a.Name, a.Namespace, a.Name, a.Namespace)
 	}
-	return decide(a, resp, req.Prior, hasPrior), nil
+	c := decide(a, resp, req.Prior, hasPrior)
+	if resp.Denied != "" && c.Action != resource.NoOp && len(c.Private) == 0 {
+		// An install or upgrade would fail halfway on these; a plan that
+		// leaves the release alone needs none of them.
+		return nil, fmt.Errorf("%s: %s", req.Addr, resp.Denied)
+	}
+	return c, nil
 }
 
 func replaceFields(pn, pns string, a args) []resource.FieldDiff {

@@ -61,6 +61,10 @@ type Response struct {
 	// Blocked is what kept the release's objects from being ready when
 	// the wait timed out (apply, with Error set).
 	Blocked *Blocked `json:"blocked,omitempty"`
+	// Denied names, one per line, what the credentials may not do that
+	// installing or upgrading the release needs (plan). It is not an
+	// Error: only lab knows whether the plan changes the release at all.
+	Denied string `json:"denied,omitempty"`
 }
 
 // Blocked is an object of the release that is not ready, and why. Fields

@@ -34,6 +34,9 @@ type clientKey struct{ kubeconfig, context, cacheDir string }
 type shared struct {
 	flags   *genericclioptions.ConfigFlags
 	factory *factory
+	// conns hold the cluster's labkube client, whose answers to access
+	// questions every release of the cluster reuses.
+	conns *labkube.Connections
 }
 
 // factory is kubectl's, with one validator per field-validation
@@ -120,7 +123,7 @@ func (c *Clients) get(kubeconfig, context, cacheDir string) *shared {
 		conns.Resilient(r)
 		return r
 	}
-	s := &shared{flags: flags, factory: &factory{Factory: cmdutil.NewFactory(flags), validators: map[string]validation.Schema{}}}
+	s := &shared{flags: flags, factory: &factory{Factory: cmdutil.NewFactory(flags), validators: map[string]validation.Schema{}}, conns: conns}
 	c.by[k] = s
 	return s
 }
@@ -143,4 +146,5 @@ func (w *worker) share(c *Clients, flags *genericclioptions.ConfigFlags) {
 	s := c.get(w.req.Kubeconfig, w.req.Context, w.req.CacheDir)
 	w.cfg.RESTClientGetter = getter{ConfigFlags: flags, shared: s}
 	w.cfg.KubeClient = &kube.Client{Factory: s.factory, Log: w.helmLog, Namespace: w.req.Namespace}
+	w.conns = s.conns
 }

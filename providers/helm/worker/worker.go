@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -123,6 +124,7 @@ func validate(req wire.Request) error {
 type worker struct {
 	req     wire.Request
 	cfg     *action.Configuration
+	conns   *labkube.Connections
 	emit    func(wire.Event)
 	timeout time.Duration
 	// blocked is what kept the release from being ready when its wait
@@ -164,7 +166,7 @@ func newWorker(req wire.Request, emit func(wire.Event), clients *Clients) (*work
 		conns.Resilient(c)
 		return c
 	}
-	w := &worker{req: req, emit: emit, timeout: timeout, cfg: new(action.Configuration)}
+	w := &worker{req: req, emit: emit, timeout: timeout, cfg: new(action.Configuration), conns: conns}
 	if err := w.cfg.Init(flags, req.Namespace, "secrets", w.helmLog); err != nil {
 		return nil, fmt.Errorf("connect helm to %s: %w", w.target(), err)
 	}
@@ -243,36 +245,70 @@ func (w *worker) plan(ctx context.Context) (*wire.Response, error) {
 	if err != nil {
 		return resp, err
 	}
+	var rendered *release.Release
 	if ch != nil {
-		if err := w.render(ch); err != nil {
+		if rendered, err = w.render(ch); err != nil {
 			return nil, err
 		}
 	}
-	if rel == nil {
-		return resp, nil
+	if rel != nil {
+		resp.Release = toWire(rel)
+		if rel.Info.Status == release.StatusDeployed {
+			if resp.Drift, err = w.liveDrift(ctx, rel); err != nil {
+				return resp, err
+			}
+		}
 	}
-	resp.Release = toWire(rel)
-	if rel.Info.Status == release.StatusDeployed {
-		resp.Drift, err = w.liveDrift(ctx, rel)
-		if err != nil {
+	if rendered != nil && changing(rel, resp, w.req.Values) {
+		err := w.denied(ctx, rendered, rel)
+		var d *labkube.DeniedError
+		switch {
+		case errors.As(err, &d):
+			resp.Denied = err.Error()
+		case err != nil:
 			return resp, err
 		}
 	}
 	return resp, nil
 }
 
+// changing reports whether apply may install or upgrade the release, as
+// far as the worker can tell (lab decides; see decide in
+// providers/helm): a plan that leaves 100 releases alone must not ask
+// 100 namespaces' worth of access reviews. A difference it misses only
+// leaves a denial to apply.
+func changing(rel *release.Release, resp *wire.Response, values map[string]any) bool {
+	if rel == nil || rel.Info == nil || rel.Info.Status != release.StatusDeployed || len(resp.Drift) > 0 {
+		return true
+	}
+	if len(values) > 0 || len(rel.Config) > 0 {
+		// Both came through JSON, so equal values marshal alike.
+		a, errA := json.Marshal(values)
+		b, errB := json.Marshal(rel.Config)
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			return true
+		}
+	}
+	wr := resp.Release
+	if c := resp.Chart; c != nil && (c.Name != wr.ChartName || c.Version != wr.ChartVersion || c.Digest != wr.ChartDigest) {
+		return true
+	}
+	return false
+}
+
 // render renders the chart with the config's values as install would,
 // offline, so a template that does not parse, fails, or renders broken
 // YAML is reported by plan rather than halfway through apply. Without the
-// server's version (for kubeVersion and .Capabilities) it does not guess.
-func (w *worker) render(ch *chart.Chart) error {
+// server's version (for kubeVersion and .Capabilities) it does not guess
+// and returns nil.
+func (w *worker) render(ch *chart.Chart) (*release.Release, error) {
 	dc, err := w.cfg.RESTClientGetter.ToDiscoveryClient()
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	v, err := dc.ServerVersion()
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	inst := action.NewInstall(&action.Configuration{})
 	inst.DryRun, inst.ClientOnly = true, true
@@ -283,10 +319,11 @@ func (w *worker) render(ch *chart.Chart) error {
 	if vals == nil {
 		vals = map[string]any{}
 	}
-	if _, err := inst.Run(ch, vals); err != nil {
-		return fmt.Errorf("chart %s (%s) does not render: %w", ch.Name(), w.req.Chart, err)
+	rel, err := inst.Run(ch, vals)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s (%s) does not render: %w", ch.Name(), w.req.Chart, err)
 	}
-	return nil
+	return rel, nil
 }
 
 func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
@@ -372,7 +409,7 @@ func (w *worker) apply(ctx context.Context) (*wire.Response, error) {
 		// The config's values are the whole truth: never reuse the last
 		// release's values when the config has none.
 		up.ResetValues = true
-		up.MaxHistory = 10
+		up.MaxHistory = maxHistory
 		up.Description = "upgraded by lab"
 		rel, err = up.RunWithContext(ctx, w.req.Name, ch, vals)
 		if err == nil && w.req.Wait {
