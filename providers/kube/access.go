@@ -75,6 +75,10 @@ func canI(a Access) string {
 	return s
 }
 
+// everything is every verb on every resource of every group, cluster
+// wide: what cluster-admin may do.
+var everything = Access{Verb: "*", Resource: schema.GroupVersionResource{Group: "*", Resource: "*"}}
+
 // access caches a client's answers: a plan asks the same question for
 // every object of a kind.
 type access struct {
@@ -96,6 +100,14 @@ type answer struct {
 // answer (the review not served or not allowed) is taken as yes: the
 // request itself then fails with the server's own words.
 func (c *Client) Can(ctx context.Context, a Access) (bool, string, error) {
+	if a != everything {
+		// An instructor's admin credentials answer every question with
+		// one review; 50 learners' namespaces would otherwise ask
+		// hundreds.
+		if ok, _, err := c.Can(ctx, everything); err == nil && ok {
+			return true, "", nil
+		}
+	}
 	c.access.mu.Lock()
 	if c.access.answers == nil {
 		c.access.answers = map[Access]*answer{}
