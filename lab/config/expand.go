@@ -130,30 +130,14 @@ func (c *Config) metaBlocks(exprs ...hcl.Expression) []*Block {
 	var out []*Block
 	seen := map[*Block]bool{}
 	locals := map[string]bool{}
-	var walk func(travs []hcl.Traversal)
-	walk = func(travs []hcl.Traversal) {
-		for _, t := range travs {
-			root, second := t.RootName(), ""
-			if len(t) > 1 {
-				second = attrName(t[1])
-			}
-			switch {
-			case root == "local":
-				if l := c.Locals[second]; l != nil && !locals[second] {
-					locals[second] = true
-					walk(l.Expr.Variables())
-				}
-			case c.kinds[root] != nil:
-				if b := c.blocks[resource.Addr{Type: root, Name: second}]; b != nil && !seen[b] {
+	for _, e := range exprs {
+		if e != nil {
+			c.references(e.Variables(), locals, func(a resource.Addr) {
+				if b := c.blocks[a]; b != nil && !seen[b] {
 					seen[b] = true
 					out = append(out, b)
 				}
-			}
-		}
-	}
-	for _, e := range exprs {
-		if e != nil {
-			walk(e.Variables())
+			})
 		}
 	}
 	return out

@@ -45,31 +45,35 @@ type needs struct {
 	locals map[string]bool
 }
 
+// references calls found with each resource block travs name, directly
+// or through locals; locals records the locals it went through, each
+// once.
+func (c *Config) references(travs []hcl.Traversal, locals map[string]bool, found func(resource.Addr)) {
+	for _, t := range travs {
+		root, second := t.RootName(), ""
+		if len(t) > 1 {
+			second = attrName(t[1])
+		}
+		switch {
+		case root == "local":
+			if l := c.Locals[second]; l != nil && !locals[second] {
+				locals[second] = true
+				c.references(l.Expr.Variables(), locals, found)
+			}
+		case c.kinds[root] != nil:
+			found(resource.Addr{Type: root, Name: second})
+		}
+	}
+}
+
 func (c *Config) needsOf(b *Block) *needs {
 	b.needsOnce.Do(func() {
 		n := &needs{blocks: map[resource.Addr]bool{}, locals: map[string]bool{}}
-		var walk func(travs []hcl.Traversal)
-		walk = func(travs []hcl.Traversal) {
-			for _, t := range travs {
-				root, second := t.RootName(), ""
-				if len(t) > 1 {
-					second = attrName(t[1])
-				}
-				switch {
-				case root == "local":
-					if l := c.Locals[second]; l != nil && !n.locals[second] {
-						n.locals[second] = true
-						walk(l.Expr.Variables())
-					}
-				case c.kinds[root] != nil:
-					n.blocks[resource.Addr{Type: root, Name: second}] = true
-				}
-			}
-		}
-		walk(hcldec.Variables(b.Body, b.Kind.Schema()))
+		add := func(a resource.Addr) { n.blocks[a] = true }
+		c.references(hcldec.Variables(b.Body, b.Kind.Schema()), n.locals, add)
 		for _, e := range []hcl.Expression{b.ForEach, b.Count} {
 			if e != nil {
-				walk(e.Variables())
+				c.references(e.Variables(), n.locals, add)
 			}
 		}
 		b.needs = n
