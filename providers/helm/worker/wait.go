@@ -71,20 +71,34 @@ func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline t
 	var stall blocker.Stall
 	tick := time.NewTicker(waitInterval)
 	defer tick.Stop()
+	// Each round asks only about the objects not yet seen ready; once all
+	// have been, one round asks about every object again, so the release
+	// is ready when all are at once, as helm's Wait has it. At 100
+	// releases waiting, polling every object every round was most of the
+	// API server's load, and slowed the controllers being waited for.
+	seen := make([]bool, n)
 	for {
 		var notReady []*resource.Info
 		var lastErr error
-		for _, info := range infos {
-			ok, err := checker.IsReady(wctx, info)
-			if ok && err == nil && info.Mapping.GroupVersionKind.Kind == "Deployment" {
-				ok, err = deploymentCaughtUp(wctx, cs, info.Namespace, info.Name)
+		check := func(all bool) {
+			notReady, lastErr = notReady[:0], nil
+			for i, info := range infos {
+				if seen[i] && !all {
+					continue
+				}
+				ok, err := isReady(wctx, checker, cs, info)
+				if err != nil {
+					lastErr = err
+				}
+				seen[i] = ok
+				if !ok {
+					notReady = append(notReady, info)
+				}
 			}
-			if err != nil {
-				lastErr = err
-			}
-			if !ok {
-				notReady = append(notReady, info)
-			}
+		}
+		check(false)
+		if len(notReady) == 0 {
+			check(true)
 		}
 		done := n - len(notReady)
 		if len(notReady) == 0 {
@@ -229,6 +243,19 @@ func (w *worker) markFailed(rel *release.Release, err error) {
 		debugf := fmt.Sprintf("could not mark release %s failed: %v", rel.Name, uerr)
 		w.emit(wire.Event{Level: wire.LevelWarn, Msg: debugf})
 	}
+}
+
+// isReady is helm's readiness check of one object, and for a
+// Deployment also deploymentCaughtUp, asked first: it is one GET where
+// helm's check is a GET and a LIST of ReplicaSets, and while a
+// Deployment is rolling out it is the one that says no.
+func isReady(ctx context.Context, checker kube.ReadyChecker, cs kubernetes.Interface, info *resource.Info) (bool, error) {
+	if info.Mapping.GroupVersionKind.Kind == "Deployment" {
+		if ok, err := deploymentCaughtUp(ctx, cs, info.Namespace, info.Name); !ok || err != nil {
+			return false, err
+		}
+	}
+	return checker.IsReady(ctx, info)
 }
 
 // deploymentCaughtUp adds to helm's check (the new ReplicaSet's pods are
