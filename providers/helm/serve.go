@@ -15,6 +15,7 @@ import (
 
 	"labs.dev/lab/lab/resource"
 	"labs.dev/lab/providers/helm/wire"
+	"labs.dev/lab/providers/kube"
 )
 
 // server is one lab-helm -serve process that carries out every helm
@@ -171,6 +172,10 @@ func (s *server) call(ctx context.Context, env resource.Env, addr resource.Addr,
 	p, err := s.get()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", addr, err)
+	}
+	if req.Op != wire.OpPlan {
+		// The worker writes with its own clients, unseen by lab's.
+		kube.Wrote()
 	}
 	c := &pending{relay: &eventRelay{env: env, addr: addr}, resp: make(chan *wire.Response, 1)}
 	p.mu.Lock()

@@ -5,6 +5,7 @@ package kube
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,6 +127,9 @@ type Client struct {
 	Discovery discovery.CachedDiscoveryInterface
 
 	access access
+
+	listMu sync.Mutex
+	lists  map[listingKey]*listing
 }
 
 // Connections are one command's connections to its clusters, built once
@@ -239,5 +243,6 @@ func (k *Connections) load(t Target) (*rest.Config, string, error) {
 	// timeout fits them all.
 	cfg.Timeout = RequestTimeout
 	k.Resilient(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countWrites{rt} })
 	return cfg, ns, nil
 }

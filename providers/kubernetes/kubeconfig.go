@@ -217,6 +217,9 @@ func (k kubeconfigFile) Plan(ctx context.Context, req resource.PlanRequest) (*re
 	}
 	// Ask about the ServiceAccount, so a plan says when the token of
 	// the file would no longer work.
+	if _, listed := c.Listed(ctx, serviceAccounts, cfg.namespace, cfg.sa, req.Owner.Selector()); listed {
+		return &resource.Change{Action: resource.NoOp}, nil
+	}
 	if _, err := c.Dynamic.Resource(serviceAccounts).Namespace(cfg.namespace).Get(ctx, cfg.sa, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		return &resource.Change{Action: resource.Update, Drift: true, Reason: fmt.Sprintf("ServiceAccount %s/%s was deleted, so the file's token no longer works", cfg.namespace, cfg.sa)}, nil
 	}

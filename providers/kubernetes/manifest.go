@@ -355,7 +355,7 @@ func (m manifest) Plan(ctx context.Context, req resource.PlanRequest) (*resource
 		refs = append(refs, liveRef{p.id, mp.Resource, mp.Scope.Name() == meta.RESTScopeNameNamespace})
 		stale = append(stale, p.id)
 	}
-	live, err := fetch(ctx, c, refs)
+	live, err := fetch(ctx, c, refs, req.Owner.Selector())
 	if apierrors.IsForbidden(err) {
 		// Say every permission the plan needs, not just the first.
 		var needs []kube.Access
@@ -610,7 +610,7 @@ func applyAll(ctx context.Context, req resource.ApplyRequest, c *kube.Client, it
 	for k, i := range idx {
 		refs[k] = liveRef{items[i].id, items[i].gvr, items[i].namespaced}
 	}
-	live, err := fetch(ctx, c, refs)
+	live, err := fetch(ctx, c, refs, "")
 	if err != nil {
 		return fmt.Errorf("%s: %w", req.Addr, err)
 	}

@@ -149,7 +149,10 @@ func (n namespace) Plan(ctx context.Context, req resource.PlanRequest) (*resourc
 	if err != nil {
 		return nil, err
 	}
-	live, err := c.Dynamic.Resource(namespaces).Get(ctx, cfg.name, metav1.GetOptions{})
+	live, listed := c.Listed(ctx, namespaces, "", cfg.name, req.Owner.Selector())
+	if !listed {
+		live, err = c.Dynamic.Resource(namespaces).Get(ctx, cfg.name, metav1.GetOptions{})
+	}
 	if apierrors.IsNotFound(err) {
 		if err := c.Require(ctx, kube.Access{Verb: "create", Resource: namespaces}); err != nil {
 			return nil, fmt.Errorf("%s: %w", req.Addr, err)

@@ -215,8 +215,26 @@ const listFrom = 4
 
 // fetch reads the live objects; absent ones are missing from the result.
 // One LIST per resource and namespace serves many objects in one round
-// trip, where kubectl diff would dry-run each object.
-func fetch(ctx context.Context, c *kube.Client, refs []liveRef) (map[objID]*unstructured.Unstructured, error) {
+// trip, where kubectl diff would dry-run each object. With a selector
+// (a plan's), objects that carry it come from the command's one
+// cluster-wide LIST per resource (kube.Client.Listed) first.
+func fetch(ctx context.Context, c *kube.Client, refs []liveRef, selector string) (map[objID]*unstructured.Unstructured, error) {
+	out := map[objID]*unstructured.Unstructured{}
+	if selector != "" {
+		var rest []liveRef
+		for _, r := range refs {
+			ns := r.id.Namespace
+			if !r.namespaced {
+				ns = ""
+			}
+			if u, ok := c.Listed(ctx, r.gvr, ns, r.id.Name, selector); ok {
+				out[r.id] = u
+				continue
+			}
+			rest = append(rest, r)
+		}
+		refs = rest
+	}
 	type group struct {
 		gvr        schema.GroupVersionResource
 		namespaced bool
@@ -247,7 +265,6 @@ func fetch(ctx context.Context, c *kube.Client, refs []liveRef) (map[objID]*unst
 		}
 	}
 	var mu sync.Mutex
-	out := map[objID]*unstructured.Unstructured{}
 	get := func(ctx context.Context, ri dynamic.ResourceInterface, id objID) error {
 		u, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
