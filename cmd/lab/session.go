@@ -31,7 +31,7 @@ type engineFlags struct {
 
 func (a *app) engineFlags(f *pflag.FlagSet, e *engineFlags, approve bool) {
 	a.varFlags(f)
-	f.IntVar(&e.parallelism, "parallelism", 10, "resources to work on at once")
+	f.IntVar(&e.parallelism, "parallelism", graph.DefaultParallelism, "resources to work on at once")
 	f.DurationVar(&e.lockTimeout, "lock-timeout", 0, "wait this long for the state lock (e.g. 30s)")
 	if approve {
 		f.BoolVar(&e.autoApprove, "auto-approve", false, "do not ask for confirmation")
