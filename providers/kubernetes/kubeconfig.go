@@ -77,7 +77,7 @@ type kcConfig struct {
 	lifetime                   time.Duration
 }
 
-func readKC(env resource.Env, addr resource.Addr, v cty.Value) (kcConfig, error) {
+func readKC(env resource.Env, v cty.Value) (kcConfig, error) {
 	c := kcConfig{
 		path:             resource.StringAttr(v, "path"),
 		sa:               resource.StringAttr(v, "service_account"),
@@ -90,33 +90,45 @@ func readKC(env resource.Env, addr resource.Addr, v cty.Value) (kcConfig, error)
 	if c.contextName == "" {
 		c.contextName = c.sa
 	}
-	if c.defaultNamespace == "" {
+	if c.defaultNamespace == "" && !resource.Unknown(v, "default_namespace") {
 		c.defaultNamespace = c.namespace
 	}
-	if e := resource.StringAttr(v, "expiration"); e != "" {
+	var errs []error
+	if resource.Unknown(v, "expiration") {
+		c.lifetime = 0
+	} else if e := resource.StringAttr(v, "expiration"); e != "" {
 		d, err := time.ParseDuration(e)
 		if err != nil {
-			return c, fmt.Errorf("%s: expiration %q is not a duration; write it like \"8h\" or \"90m\"", addr, e)
+			errs = append(errs, resource.ArgErrorf("expiration", "expiration %q is not a duration; write it like \"8h\" or \"90m\"", e))
 		}
 		c.lifetime = d
 	}
-	if c.lifetime < minTokenLifetime || c.lifetime > maxTokenLifetime {
-		return c, fmt.Errorf("%s: expiration %s is outside %s to %s: the API server gives no shorter token, and a workshop token should not outlive the week", addr, c.lifetime, minTokenLifetime, "168h")
+	if c.lifetime != 0 && (c.lifetime < minTokenLifetime || c.lifetime > maxTokenLifetime) {
+		errs = append(errs, resource.ArgErrorf("expiration", "expiration %s is outside %s to %s: the API server gives no shorter token, and a workshop token should not outlive the week", c.lifetime, minTokenLifetime, "168h"))
 	}
-	if errs := validation.IsDNS1123Subdomain(c.sa); len(errs) > 0 {
-		return c, fmt.Errorf("%s: service_account %q is not a valid ServiceAccount name: %s", addr, c.sa, errs[0])
-	}
-	for _, ns := range []string{c.namespace, c.defaultNamespace} {
-		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-			return c, fmt.Errorf("%s: namespace %q is not a valid namespace name: %s", addr, ns, errs[0])
+	if !resource.Unknown(v, "service_account") {
+		if msgs := validation.IsDNS1123Subdomain(c.sa); len(msgs) > 0 {
+			errs = append(errs, resource.ArgErrorf("service_account", "service_account %q is not a valid ServiceAccount name: %s", c.sa, msgs[0]))
 		}
 	}
-	abs, err := insideDir(env.Dir, c.path)
-	if err != nil {
-		return c, fmt.Errorf("%s: path %w", addr, err)
+	// default_namespace is checked only where written: unset, it is
+	// namespace, already checked.
+	for _, a := range []struct{ arg, ns string }{{"namespace", c.namespace}, {"default_namespace", resource.StringAttr(v, "default_namespace")}} {
+		if resource.Unknown(v, a.arg) || (a.arg == "default_namespace" && a.ns == "") {
+			continue
+		}
+		if msgs := validation.IsDNS1123Label(a.ns); len(msgs) > 0 {
+			errs = append(errs, resource.ArgErrorf(a.arg, "%s %q is not a valid namespace name: %s", a.arg, a.ns, msgs[0]))
+		}
 	}
-	c.abs = abs
-	return c, nil
+	if !resource.Unknown(v, "path") {
+		abs, err := insideDir(env.Dir, c.path)
+		if err != nil {
+			errs = append(errs, &resource.ArgError{Arg: "path", Err: fmt.Errorf("path %w", err)})
+		}
+		c.abs = abs
+	}
+	return c, errors.Join(errs...)
 }
 
 // insideDir resolves a file to write relative to dir and refuses one
@@ -167,7 +179,7 @@ func mustRel(base, p string) string {
 
 // Validate checks the arguments as Plan will, without a cluster.
 func (kubeconfigFile) Validate(env resource.Env, addr resource.Addr, v cty.Value) error {
-	_, err := readKC(env, addr, v)
+	_, err := readKC(env, v)
 	return err
 }
 
@@ -177,9 +189,9 @@ func fileDigest(b []byte) string {
 }
 
 func (k kubeconfigFile) Plan(ctx context.Context, req resource.PlanRequest) (*resource.Change, error) {
-	cfg, err := readKC(req.Env, req.Addr, req.Config)
+	cfg, err := readKC(req.Env, req.Config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	c, err := k.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {
@@ -227,9 +239,9 @@ func (k kubeconfigFile) Plan(ctx context.Context, req resource.PlanRequest) (*re
 }
 
 func (k kubeconfigFile) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
-	cfg, err := readKC(req.Env, req.Addr, req.Config)
+	cfg, err := readKC(req.Env, req.Config)
 	if err != nil {
-		return cty.NilVal, err
+		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
 	}
 	c, err := k.connect(req.Env, req.Cluster, req.Config)
 	if err != nil {

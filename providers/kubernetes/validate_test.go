@@ -140,3 +140,32 @@ func TestManifestDecodesOnce(t *testing.T) {
 		t.Fatal("content decoded twice")
 	}
 }
+
+// A kubeconfig_file says every problem at its argument, and skips the
+// arguments not known before apply (a namespace from another block).
+func TestKubeconfigFileValidate(t *testing.T) {
+	k := KubeconfigFile(kube.NewConnections())
+	s := cty.StringVal
+	for _, tc := range []struct {
+		name  string
+		attrs map[string]cty.Value
+		want  []string
+		text  string
+	}{
+		{"fine", map[string]cty.Value{"path": s("learners/a.kubeconfig"), "service_account": s("learner"), "namespace": s("alice-dev")}, nil, ""},
+		{"all wrong", map[string]cty.Value{"path": s("../elsewhere"), "service_account": s("Learner!"), "namespace": s("Alice"), "expiration": s("eight hours")},
+			[]string{"expiration", "service_account", "namespace", "path"}, `expiration "eight hours" is not a duration`},
+		{"too long", map[string]cty.Value{"path": s("a.kubeconfig"), "service_account": s("learner"), "namespace": s("dev"), "expiration": s("200h")},
+			[]string{"expiration"}, "outside 10m0s to 168h"},
+		{"unknown namespace and account", map[string]cty.Value{"path": s("a.kubeconfig"), "service_account": unknown, "namespace": unknown}, nil, ""},
+		{"unknown path, bad default namespace", map[string]cty.Value{"path": unknown, "service_account": s("learner"), "namespace": unknown, "default_namespace": s("A")},
+			[]string{"default_namespace"}, `default_namespace "A" is not a valid namespace name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args, msg := validate(t, k, t.TempDir(), tc.attrs)
+			if !reflect.DeepEqual(args, tc.want) || !strings.Contains(msg, tc.text) {
+				t.Fatalf("problems with %v (%q), want %v saying %q", args, msg, tc.want, tc.text)
+			}
+		})
+	}
+}
