@@ -62,6 +62,12 @@ func (m machine) Diagnostics(cfg *config.Config, diags hcl.Diagnostics) {
 	}
 }
 
+// Explain, under -o json, makes the diagnostics that end the command
+// its one document, so a script reads why as it reads everything else.
+func (m machine) Explain(_ *config.Config, diags hcl.Diagnostics) {
+	m.writeJSON(map[string]any{"diagnostics": diagsJSON(diags)})
+}
+
 func (m machine) Invalid(_ *config.Config, diags hcl.Diagnostics) {
 	m.writeJSON(map[string]any{"valid": false, "diagnostics": diagsJSON(diags)})
 }
