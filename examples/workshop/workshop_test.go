@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -253,6 +256,38 @@ func TestWorkshopOnAnExistingCluster(t *testing.T) {
 	if out := w.must(learners, "plan", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Errorf("plan after up has changes:\n%s", out)
 	}
+
+	t.Run("plan reads each kind of lab's objects with one LIST, and sees drift", func(t *testing.T) {
+		// Counted by the API server itself; nothing else on the cluster
+		// GETs these kinds one by one (controllers read from informers).
+		kinds := []string{"namespaces", "resourcequotas", "limitranges", "networkpolicies", "roles", "rolebindings", "serviceaccounts", "deployments", "services"}
+		before := requests(t, w)
+		if out := w.must(learners, "plan", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+			t.Fatalf("plan has changes:\n%s", out)
+		}
+		after := requests(t, w)
+		for _, k := range kinds {
+			// The namespace controller may still be finalizing an earlier
+			// test's namespaces, reading each with a GET.
+			if got := after["GET "+k] - before["GET "+k]; got != 0 && k != "namespaces" {
+				t.Errorf("plan sent %v GETs of %s, want none (one LIST)", got, k)
+			}
+			if got := after["LIST "+k] - before["LIST "+k]; got != 1 {
+				t.Errorf("plan sent %v LISTs of %s, want 1", got, k)
+			}
+		}
+		// By hand, bob scales the fleet lab installed: the next plan, a new
+		// command with a new LIST, says so.
+		p := []byte(`{"spec":{"replicas":3}}`)
+		if _, err := admin.Resource(gvrDeployments).Namespace("bob-staging").Patch(ctx, "fleet", types.MergePatchType, p, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		out, code := w.lab(learners, "plan", "-detailed-exitcode")
+		if code != 2 || !strings.Contains(out, `helm_release.fleet["bob-staging"]`) || !strings.Contains(out, "spec.replicas") {
+			t.Errorf("plan after bob scaled his fleet: exit %d, want 2 naming helm_release.fleet[\"bob-staging\"] and spec.replicas:\n%s", code, out)
+		}
+		w.must(learners, "up")
+	})
 
 	t.Run("kubeconfig files are private", func(t *testing.T) {
 		for _, l := range learners {
@@ -586,4 +621,59 @@ func mintToken(t testing.TB, cl *simulated.Cluster, like claims, iat, exp time.T
 		t.Fatal(err)
 	}
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// requests are the API server's request counts so far, by "VERB
+// resource", from its own metrics.
+func requests(t *testing.T, w *workshop) map[string]float64 {
+	t.Helper()
+	rc, err := rest.RESTClientFor(restConfigFor(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := rc.Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		labels, value, ok := strings.Cut(strings.TrimPrefix(line, "apiserver_request_total{"), "} ")
+		if !ok {
+			continue
+		}
+		var verb, res, sub string
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			v = strings.Trim(v, `"`)
+			switch k {
+			case "verb":
+				verb = v
+			case "resource":
+				res = v
+			case "subresource":
+				sub = v
+			}
+		}
+		if sub != "" {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[verb+" "+res] += n
+	}
+	return out
+}
+
+// restConfigFor is the admin's config, set up for a plain REST client.
+func restConfigFor(w *workshop) *rest.Config {
+	cfg := rest.CopyConfig(w.cl.Config)
+	cfg.GroupVersion = &schema.GroupVersion{Version: "v1"}
+	cfg.APIPath = "/api"
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	return cfg
 }

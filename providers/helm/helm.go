@@ -223,6 +223,9 @@ func (a args) request(env resource.Env, addr resource.Addr, op wire.Op) wire.Req
 	if env.StateDir != "" {
 		req.CacheDir = filepath.Join(env.StateDir, "cache", "kube")
 	}
+	// Before lab's first write (a plan, not a plan again during apply),
+	// the releases' plans may share one LIST per kind.
+	req.Listed = op == wire.OpPlan && !kube.Written()
 	return req
 }
 

@@ -5,7 +5,6 @@ package kube
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,6 +242,6 @@ func (k *Connections) load(t Target) (*rest.Config, string, error) {
 	// timeout fits them all.
 	cfg.Timeout = RequestTimeout
 	k.Resilient(cfg)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countWrites{rt} })
+	CountWrites(cfg)
 	return cfg, ns, nil
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 )
 
 // writes counts the requests this process has sent that may change a
@@ -21,19 +22,33 @@ var writes atomic.Int64
 // clients, e.g. a helm release installed by the lab-helm worker.
 func Wrote() { writes.Add(1) }
 
+// Written reports whether this process may have changed a cluster.
+func Written() bool { return writes.Load() > 0 }
+
+// CountWrites makes the requests through cfg that may change a cluster
+// count for Listed; Connections' own configs do already.
+func CountWrites(cfg *rest.Config) {
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countWrites{rt} })
+}
+
 // countWrites wraps a transport so that every request that may change
-// the cluster counts in writes. Access reviews change nothing.
+// the cluster counts in writes. Reviews (who am I, may I) are POSTs that
+// store nothing.
 type countWrites struct{ next http.RoundTripper }
 
 func (c countWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
-		if !strings.Contains(req.URL.Path, "/selfsubjectaccessreviews") {
+		if !review(req.URL.Path) {
 			writes.Add(1)
 		}
 	}
 	return c.next.RoundTrip(req)
+}
+
+func review(path string) bool {
+	return strings.HasPrefix(path, "/apis/authorization.k8s.io/") || strings.HasPrefix(path, "/apis/authentication.k8s.io/")
 }
 
 // listing is one cluster-wide LIST of a resource's objects that carry a

@@ -45,6 +45,11 @@ type Request struct {
 	// Labels and Annotations go onto every object of the release.
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// Listed lets a plan read the release's live objects from one LIST
+	// per kind of the objects carrying Labels, shared by the process's
+	// plans: lab has written nothing to a cluster yet in this command.
+	Listed bool `json:"listed,omitempty"`
 }
 
 // Response is the worker's answer. Error is set when the operation failed;

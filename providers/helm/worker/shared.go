@@ -121,6 +121,7 @@ func (c *Clients) get(kubeconfig, context, cacheDir string) *shared {
 	flags.WrapConfigFn = func(r *rest.Config) *rest.Config {
 		r.QPS, r.Burst, r.UserAgent = -1, -1, "lab-helm"
 		conns.Resilient(r)
+		labkube.CountWrites(r)
 		return r
 	}
 	s := &shared{flags: flags, factory: &factory{Factory: cmdutil.NewFactory(flags), validators: map[string]validation.Schema{}}, conns: conns}
