@@ -27,9 +27,11 @@ FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZ_EXECS)x -fuzzminimizetime 100x -fu
 all: build
 
 ## build: bin/lab, bin/lab-helm, and bin/kubectl from the control-plane cache when built
+# Static, as kubectl's releases are: no dynamic loader at each start,
+# 2-3 ms of a 30 ms `lab verify` (docs/benchmarks.md, "Verify").
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lab ./cmd/lab
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lab-helm ./cmd/lab-helm
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lab ./cmd/lab
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/lab-helm ./cmd/lab-helm
 	@if [ -x "$(CP_DIR)/kubectl" ]; then ln -sf "$(CP_DIR)/kubectl" $(BIN)/kubectl; fi
 
 ## control-plane: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and kubectl from source (cached per version)
