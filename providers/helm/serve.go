@@ -174,8 +174,10 @@ func (s *server) call(ctx context.Context, env resource.Env, addr resource.Addr,
 		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	if req.Op != wire.OpPlan {
-		// The worker writes with its own clients, unseen by lab's.
+		// The worker writes with its own clients, unseen by lab's, from
+		// the request until its answer.
 		kube.Wrote()
+		defer kube.Wrote()
 	}
 	c := &pending{relay: &eventRelay{env: env, addr: addr}, resp: make(chan *wire.Response, 1)}
 	p.mu.Lock()

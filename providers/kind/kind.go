@@ -410,6 +410,10 @@ func endpointOf(kubeconfig, name string) string {
 }
 
 func (k *clusterKind) Apply(ctx context.Context, req resource.ApplyRequest) (cty.Value, error) {
+	// A cluster made, started or replaced is a new world under the same
+	// context: what a plan listed before is not what is there now.
+	kube.Wrote()
+	defer kube.Wrote()
 	cfg, err := readConfig(req.Config)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("%s: %w", req.Addr, err)
@@ -637,6 +641,8 @@ func countRole(roles []string, role string) int {
 }
 
 func (k *clusterKind) Delete(ctx context.Context, req resource.DeleteRequest) error {
+	kube.Wrote()
+	defer kube.Wrote()
 	name := resource.StringAttr(req.Prior, "name")
 	if name == "" {
 		return nil

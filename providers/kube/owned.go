@@ -32,23 +32,29 @@ func CountWrites(cfg *rest.Config) {
 }
 
 // countWrites wraps a transport so that every request that may change
-// the cluster counts in writes. Reviews (who am I, may I) are POSTs that
+// the cluster counts in writes, once when it is sent and once when it is
+// answered: a LIST that overlaps a write, in either order, is never
+// taken as current after it. Reviews (who am I, may I) are POSTs that
 // store nothing.
 type countWrites struct{ next http.RoundTripper }
 
 func (c countWrites) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-	default:
-		if !review(req.URL.Path) {
-			writes.Add(1)
-		}
+		return c.next.RoundTrip(req)
 	}
+	if review(req.URL.Path) {
+		return c.next.RoundTrip(req)
+	}
+	writes.Add(1)
+	defer writes.Add(1)
 	return c.next.RoundTrip(req)
 }
 
+// review reports whether path is an access or identity review, also
+// behind a proxy that prefixes API paths (Rancher's /k8s/clusters/<id>).
 func review(path string) bool {
-	return strings.HasPrefix(path, "/apis/authorization.k8s.io/") || strings.HasPrefix(path, "/apis/authentication.k8s.io/")
+	return strings.Contains(path, "/apis/authorization.k8s.io/") || strings.Contains(path, "/apis/authentication.k8s.io/")
 }
 
 // listing is one cluster-wide LIST of a resource's objects that carry a

@@ -21,6 +21,7 @@ func TestCountWritesSkipsReviews(t *testing.T) {
 		{"POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", false},
 		{"POST", "/apis/authorization.k8s.io/v1/namespaces/dev/localsubjectaccessreviews", false},
 		{"POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", false},
+		{"POST", "/k8s/clusters/c-1/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", false},
 		{"PATCH", "/api/v1/namespaces/dev/configmaps/x", true},
 		{"POST", "/api/v1/namespaces/dev/serviceaccounts/learner/token", true},
 		{"DELETE", "/api/v1/namespaces/dev", true},

@@ -94,16 +94,16 @@ func readKC(env resource.Env, v cty.Value) (kcConfig, error) {
 		c.defaultNamespace = c.namespace
 	}
 	var errs []error
-	if resource.Unknown(v, "expiration") {
-		c.lifetime = 0
-	} else if e := resource.StringAttr(v, "expiration"); e != "" {
+	lifetimeKnown := !resource.Unknown(v, "expiration")
+	if e := resource.StringAttr(v, "expiration"); lifetimeKnown && e != "" {
 		d, err := time.ParseDuration(e)
 		if err != nil {
 			errs = append(errs, resource.ArgErrorf("expiration", "expiration %q is not a duration; write it like \"8h\" or \"90m\"", e))
+			lifetimeKnown = false
 		}
 		c.lifetime = d
 	}
-	if c.lifetime != 0 && (c.lifetime < minTokenLifetime || c.lifetime > maxTokenLifetime) {
+	if lifetimeKnown && (c.lifetime < minTokenLifetime || c.lifetime > maxTokenLifetime) {
 		errs = append(errs, resource.ArgErrorf("expiration", "expiration %s is outside %s to %s: the API server gives no shorter token, and a workshop token should not outlive the week", c.lifetime, minTokenLifetime, "168h"))
 	}
 	if !resource.Unknown(v, "service_account") {

@@ -45,6 +45,7 @@ func (h human) Invalid(cfg *config.Config, diags hcl.Diagnostics)     { h.Explai
 // JUnit has no place for diagnostics: they are text on stderr.
 func (j junit) Diagnostics(cfg *config.Config, diags hcl.Diagnostics) { j.Explain(cfg, diags) }
 func (j junit) Invalid(cfg *config.Config, diags hcl.Diagnostics)     { j.Explain(cfg, diags) }
+func (j junit) Explain(cfg *config.Config, diags hcl.Diagnostics)     { j.view.Explain(cfg, diags) }
 
 func (m machine) Diagnostics(cfg *config.Config, diags hcl.Diagnostics) {
 	if diags.HasErrors() {
