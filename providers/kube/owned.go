@@ -15,7 +15,7 @@ import (
 
 // writes counts the requests this process has sent that may change a
 // cluster (and Wrote's out-of-band ones). A listing read before the
-// latest of them may be stale, so Client.Read no longer answers from it.
+// latest of them may be stale, so Client.Listed no longer answers from it.
 var writes atomic.Int64
 
 // Wrote says a cluster may have changed by other means than lab's own

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,18 +73,19 @@ func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline t
 	tick := time.NewTicker(waitInterval)
 	defer tick.Stop()
 	// Each round asks only about the objects not yet seen ready; once all
-	// have been, one round asks about every object again, so the release
-	// is ready when all are at once, as helm's Wait has it. At 100
-	// releases waiting, polling every object every round was most of the
-	// API server's load, and slowed the controllers being waited for.
+	// have been, it asks again about those seen ready in earlier rounds,
+	// so the release is ready when all are at once, as helm's Wait has
+	// it. At 100 releases waiting, polling every object every round was
+	// most of the API server's load, and slowed the controllers being
+	// waited for.
 	seen := make([]bool, n)
 	for {
 		var notReady []*resource.Info
 		var lastErr error
-		check := func(all bool) {
+		ask := func(skip func(i int) bool) {
 			notReady, lastErr = notReady[:0], nil
 			for i, info := range infos {
-				if seen[i] && !all {
+				if skip(i) {
 					continue
 				}
 				ok, err := isReady(wctx, checker, cs, info)
@@ -96,9 +98,10 @@ func (w *worker) waitReady(ctx context.Context, rel *release.Release, deadline t
 				}
 			}
 		}
-		check(false)
+		earlier := slices.Clone(seen)
+		ask(func(i int) bool { return earlier[i] })
 		if len(notReady) == 0 {
-			check(true)
+			ask(func(i int) bool { return !earlier[i] })
 		}
 		done := n - len(notReady)
 		if len(notReady) == 0 {
